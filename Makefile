@@ -1,0 +1,66 @@
+# The front door. `make run` and `make test` work as the first command on a
+# fresh clone: both run `setup` first, which does only what is not done yet.
+
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+CPUS := $(shell nproc 2>/dev/null || echo 2)
+
+# Django 6.1 needs Python >= 3.12. Take `python3` when it is new enough (pyenv
+# honours .python-version), else python3.13 / python3.12 on PATH, else the
+# newest such version in pyenv's versions folder, even with no pyenv on PATH.
+FIND_PYTHON := for p in python3 python3.13 python3.12 \
+	  $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/3.1[2-9]*/bin/python3 2>/dev/null | sort -rV); do \
+	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
+	    command -v "$$p"; break; fi; done
+
+.PHONY: setup run test lint format uvicorn daphne gunicorn serve clean
+
+setup: $(VENV)/.installed
+	$(PY) manage.py migrate --noinput --verbosity 0
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@python=$$($(FIND_PYTHON)); \
+	if [ -z "$$python" ]; then \
+	  echo "No Python >= 3.12 found. Install Python 3.13 (e.g. 'pyenv install 3.13')" \
+	       "or put python3.13 on PATH, then run make again." >&2; \
+	  exit 1; \
+	fi; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then \
+	  echo "Creating $(VENV) with $$python"; rm -rf $(VENV); "$$python" -m venv $(VENV) || exit 1; \
+	fi
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+run: setup
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: setup
+	$(VENV)/bin/pytest
+
+lint: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+uvicorn: setup
+	$(VENV)/bin/uvicorn mysite.asgi:application --host $(HOST) --port $(PORT)
+
+daphne: setup
+	$(VENV)/bin/daphne -b $(HOST) -p $(PORT) mysite.asgi:application
+
+gunicorn: setup
+	$(VENV)/bin/gunicorn mysite.wsgi:application --bind $(HOST):$(PORT)
+
+# Production style: one uvicorn worker per CPU under gunicorn's process manager.
+serve: setup
+	$(VENV)/bin/gunicorn mysite.asgi:application -k uvicorn_worker.UvicornWorker \
+	  --workers $(CPUS) --bind $(HOST):$(PORT)
+
+clean:
+	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-shm db.sqlite3-wal

@@ -1,0 +1,47 @@
+"""The seed documents' API operations, served verbatim by django-ninja."""
+
+import asyncio
+import time
+
+from django.conf import settings
+from ninja import Field, Query, Router, Schema
+
+router = Router(tags=["say-after"])
+
+
+class SayAfterQuery(Schema):
+    delay: int = Field(
+        ge=0,
+        le=settings.SAY_AFTER_MAX_DELAY,
+        description="Seconds to wait before answering.",
+    )
+    word: str = Field(
+        min_length=1,
+        max_length=settings.SAY_AFTER_MAX_WORD_LENGTH,
+        description="What to say.",
+    )
+
+
+class Saying(Schema):
+    saying: str
+
+
+@router.get("/say-after", response=Saying)
+async def say_after(request, query: Query[SayAfterQuery]):
+    """Wait without blocking, then answer: the seed's flood target."""
+    await asyncio.sleep(query.delay)
+    return {"saying": query.word}
+
+
+@router.get("/say-sync", response=Saying)
+def say_sync(request, query: Query[SayAfterQuery]):
+    """The blocking twin: Django runs it in a worker thread."""
+    time.sleep(query.delay)
+    return {"saying": query.word}
+
+
+@router.get("/say-async", response=Saying)
+async def say_async(request, query: Query[SayAfterQuery]):
+    """Same as say-after, under the name the seed's mixing example uses."""
+    await asyncio.sleep(query.delay)
+    return {"saying": query.word}

@@ -1,0 +1,13 @@
+"""The project's django-ninja API, mounted at /api/; each app contributes a router."""
+
+from ninja import NinjaAPI
+
+from aggregator.api import router as aggregator_router
+
+api = NinjaAPI(
+    title="Async views reference API",
+    version="1.0",
+    description="The seed documents' operations, served by Django 6.1.",
+    urls_namespace="api",
+)
+api.add_router("", aggregator_router)

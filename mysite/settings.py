@@ -1,0 +1,168 @@
+"""Settings for the async views reference site, read from the environment.
+
+Development needs no variable at all. Production sets DJANGO_DEBUG=0,
+DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS (see README.md and the Dockerfile).
+"""
+
+import os
+import sys
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env_flag(name, default):
+    """Read an on/off variable: 1/true/yes/on or 0/false/no/off."""
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def env_list(name, default):
+    value = os.environ.get(name)
+    if not value:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+DEBUG = env_flag("DJANGO_DEBUG", True)
+
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "")
+if not SECRET_KEY:
+    if not DEBUG:
+        # A one-line message rather than a traceback: this is a deployment mistake.
+        sys.exit("DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0.")
+    SECRET_KEY = "django-insecure-development-key-do-not-use-in-production"
+
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+INSTALLED_APPS = [
+    # First, so that `runserver` is daphne's: ASGI with autoreload.
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    # Ninja's own static files: the API docs work offline, with no CDN.
+    "ninja",
+    "aggregator",
+    "blog",
+]
+
+# Django's stock middleware, subclassed so that their hooks run on the event loop
+# instead of a thread per hook under ASGI. mysite/middleware.py explains the cost.
+MIDDLEWARE = [
+    "mysite.middleware.SecurityMiddleware",
+    "mysite.middleware.SessionMiddleware",
+    "mysite.middleware.CommonMiddleware",
+    "mysite.middleware.CsrfViewMiddleware",
+    "mysite.middleware.AuthenticationMiddleware",
+    "mysite.middleware.MessageMiddleware",
+    "mysite.middleware.XFrameOptionsMiddleware",
+]
+
+# Django's deploy checks look for the stock dotted paths in MIDDLEWARE and so miss
+# the subclasses above. tests/test_settings.py checks that each is in place.
+SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
+
+ROOT_URLCONF = "mysite.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+ASGI_APPLICATION = "mysite.asgi.application"
+WSGI_APPLICATION = "mysite.wsgi.application"
+
+# SQLite by default; DATABASE_URL=postgres://user:pass@host/name for PostgreSQL.
+DATABASES = {
+    "default": dj_database_url.config(
+        default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
+        # Never keep connections across requests: under ASGI each request runs
+        # its sync code in a thread of its own, which would leak one each.
+        conn_max_age=0,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["OPTIONS"] = {
+        # WAL lets readers and a writer work at once; IMMEDIATE takes the write
+        # lock up front and the timeout waits for it, instead of failing at
+        # once with "database is locked" when async writes overlap.
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["OPTIONS"] = {"pool": True}
+
+# ATOMIC_REQUESTS stays off (the default): it cannot wrap an async view.
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# Static files are served by ServeStatic from STATIC_ROOT (filled by
+# `collectstatic`, which `make setup` runs), in mysite/asgi.py and mysite/wsgi.py.
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# HTTPS hardening, on by default in production. DJANGO_HTTPS=0 serves plain HTTP
+# with DEBUG off, as the tests and the benchmark do on loopback.
+HTTPS = env_flag("DJANGO_HTTPS", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if HTTPS:
+    SECURE_SSL_REDIRECT = True
+    # The container's health check asks over plain HTTP from inside.
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+    # TLS ends at the proxy in front, which must set this header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", 60 * 60 * 24 * 365))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# Warnings and errors to stderr, once, in development and production alike.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"django": {"handlers": ["console"], "propagate": False}},
+}
+
+# The say-after demos sleep at most this long, so no request can hold a worker
+# for an unbounded time.
+SAY_AFTER_MAX_DELAY = 30
+SAY_AFTER_MAX_WORD_LENGTH = 200

@@ -1,0 +1,14 @@
+"""Site-wide pages: the index of demos and the health check."""
+
+from django.http import JsonResponse
+from django.shortcuts import render
+
+
+def index(request):
+    """Every demo, by app, with its link and a command to try it."""
+    return render(request, "index.html")
+
+
+async def healthz(request):
+    """Liveness for the container's HEALTHCHECK: no database, no template."""
+    return JsonResponse({"status": "ok"})

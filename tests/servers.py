@@ -1,0 +1,114 @@
+"""Start the project under a real server process on a free loopback port.
+
+Used by the tests that make claims about concurrency or about a server: the
+claim is checked against the same command a reader types, not a test client.
+"""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+# Each entry: the command, with {host} and {port} filled in. Only the address
+# flags differ from what README.md tells a reader to type.
+SERVERS = {
+    "runserver": [sys.executable, "manage.py", "runserver", "--noreload", "{host}:{port}"],
+    "runserver-wsgi": [
+        sys.executable, "manage.py", "runserver", "--noreload", "--noasgi", "{host}:{port}",
+    ],
+    "uvicorn": [
+        BIN / "uvicorn", "mysite.asgi:application", "--host", "{host}", "--port", "{port}",
+    ],
+    "daphne": [BIN / "daphne", "-b", "{host}", "-p", "{port}", "mysite.asgi:application"],
+    "gunicorn": [BIN / "gunicorn", "mysite.wsgi:application", "--bind", "{host}:{port}"],
+    "gunicorn-uvicorn": [
+        BIN / "gunicorn", "mysite.asgi:application",
+        "-k", "uvicorn_worker.UvicornWorker", "--bind", "{host}:{port}",
+    ],
+}  # fmt: skip
+
+# Production-like: DEBUG off, plain HTTP on loopback.
+PRODUCTION_ENV = {
+    "DJANGO_DEBUG": "0",
+    "DJANGO_SECRET_KEY": "test-only-secret-key-" + "x" * 40,
+    "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+    "DJANGO_HTTPS": "0",
+}
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def serve(name, *extra_args, env=None, ready_path="/healthz", timeout=30):
+    """Run server `name` with `extra_args`; a context manager yielding its base URL."""
+    port = free_port()
+    command = [str(part).format(host="127.0.0.1", port=port) for part in SERVERS[name]]
+    url = f"http://127.0.0.1:{port}"
+    return running(
+        [*command, *extra_args], url, env=env, ready_path=ready_path, timeout=timeout
+    )
+
+
+@contextlib.contextmanager
+def running(command, url, *, env=None, ready_path="/healthz", timeout=30):
+    """Run `command` in the project folder until `url` answers; yield `url`; stop it."""
+    with tempfile.TemporaryFile() as log:
+        merged = {
+            **os.environ,
+            **PRODUCTION_ENV,
+            **(env or {}),
+            "PYTHONUNBUFFERED": "1",
+        }
+        process = subprocess.Popen(
+            command,
+            cwd=BASE_DIR,
+            # A value of None in `env` unsets that variable.
+            env={key: value for key, value in merged.items() if value is not None},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            _wait_until_ready(process, url + ready_path, timeout, log)
+            yield url
+        finally:
+            _stop(process)
+
+
+def _wait_until_ready(process, url, timeout, log):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            if httpx.get(url, timeout=1).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    log.seek(0)
+    output = log.read().decode(errors="replace")
+    raise RuntimeError(f"{process.args} did not serve {url}:\n{output}")
+
+
+def _stop(process):
+    # The whole process group: gunicorn's and uvicorn's workers too.
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, 15)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, 9)
+        process.wait()

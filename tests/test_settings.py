@@ -1,0 +1,83 @@
+"""Settings read from the environment, and Django's deployment checklist."""
+
+import os
+import subprocess
+import sys
+
+from django.conf import settings
+from django.contrib.auth.middleware import AuthenticationMiddleware
+from django.contrib.sessions.middleware import SessionMiddleware
+from django.middleware.clickjacking import XFrameOptionsMiddleware
+from django.middleware.csrf import CsrfViewMiddleware
+from django.middleware.security import SecurityMiddleware
+from django.test import SimpleTestCase
+from django.utils.module_loading import import_string
+
+from tests.servers import BASE_DIR, PRODUCTION_ENV
+
+
+def manage(*args, **env):
+    """Run manage.py in a fresh process with `env` on top of a clean environment."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=BASE_DIR,
+        env={**clean, "DJANGO_SETTINGS_MODULE": "mysite.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+class DeploymentTests(SimpleTestCase):
+    def test_check_deploy_is_clean_in_production(self):
+        """`check --deploy` with production variables reports no issue."""
+        env = {**PRODUCTION_ENV, "DJANGO_ALLOWED_HOSTS": "example.com"}
+        env.pop("DJANGO_HTTPS")  # production default: HTTPS hardening on
+        result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
+        self.assertEqual(result.returncode, 0, result.stderr)
+        self.assertIn("no issues (3 silenced)", result.stdout)
+
+    def test_silenced_checks_are_satisfied_by_subclasses(self):
+        """The silenced checks' middleware are present, as subclasses of Django's."""
+        classes = [import_string(path) for path in settings.MIDDLEWARE]
+        for required in [
+            SecurityMiddleware,
+            XFrameOptionsMiddleware,
+            CsrfViewMiddleware,
+            SessionMiddleware,
+            AuthenticationMiddleware,
+        ]:
+            with self.subTest(required.__name__):
+                self.assertTrue(any(issubclass(c, required) for c in classes))
+
+    def test_debug_off_without_secret_key_fails_with_one_line(self):
+        """DEBUG off and no DJANGO_SECRET_KEY: start-up stops with a one-line message."""
+        result = manage("check", DJANGO_DEBUG="0")
+        self.assertEqual(result.returncode, 1)
+        self.assertEqual(
+            result.stderr, "DJANGO_SECRET_KEY must be set when DJANGO_DEBUG=0.\n"
+        )
+
+    def test_development_needs_no_variable(self):
+        """With no DJANGO_* variable at all, the project passes its checks in DEBUG."""
+        result = manage("check")
+        self.assertEqual(result.returncode, 0, result.stderr)
+
+    def test_allowed_hosts_from_the_environment(self):
+        """DJANGO_ALLOWED_HOSTS is a comma-separated list."""
+        result = manage(
+            "shell",
+            "-c",
+            "from django.conf import settings; print(settings.ALLOWED_HOSTS)",
+            DJANGO_ALLOWED_HOSTS="a.example, b.example",
+        )
+        self.assertEqual(result.stdout.splitlines()[-1], "['a.example', 'b.example']")
+
+
+class DatabaseSettingsTests(SimpleTestCase):
+    def test_no_atomic_requests_and_no_persistent_connections(self):
+        """ATOMIC_REQUESTS is off (it breaks async views) and CONN_MAX_AGE is 0."""
+        database = settings.DATABASES["default"]
+        self.assertFalse(database["ATOMIC_REQUESTS"])
+        self.assertEqual(database["CONN_MAX_AGE"], 0)
