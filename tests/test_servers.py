@@ -6,7 +6,7 @@ import time
 import httpx
 import pytest
 
-from tests.servers import SERVERS, serve
+from tests.servers import PRODUCTION_ENV, SERVERS, free_port, running, serve
 
 SAY_AFTER = "/api/say-after?delay=0&word=hello"
 
@@ -66,3 +66,16 @@ def test_one_sync_gunicorn_worker_serializes():
         )
     assert [r.status_code for r in responses] == [200] * 5
     assert elapsed >= 4.5
+
+
+def test_make_run_serves_asgi():
+    """`make run`, in development settings, serves the index and the seed URL via Daphne."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    development = dict.fromkeys(PRODUCTION_ENV)  # None: unset each variable
+    command = ["make", "-s", "run", f"PORT={port}"]
+    with running(command, url, env=development, timeout=120):
+        index = httpx.get(url + "/")
+        assert index.status_code == 200
+        assert index.headers["server"] == "daphne"
+        assert httpx.get(url + SAY_AFTER).json() == {"saying": "hello"}
