@@ -17,6 +17,39 @@ class SayAfterForm(forms.Form):
     )
 
 
+def seconds_field(**kwargs):
+    return forms.FloatField(
+        min_value=0,
+        max_value=settings.AGGREGATOR_MAX_DELAY,
+        help_text=f"seconds, 0 to {settings.AGGREGATOR_MAX_DELAY}",
+        **kwargs,
+    )
+
+
+class UpstreamForm(forms.Form):
+    task_id = forms.IntegerField(
+        min_value=0, max_value=10_000, help_text="a whole number, 0 to 10000"
+    )
+    delay = seconds_field()
+
+
+class FanOutForm(forms.Form):
+    n = forms.IntegerField(
+        min_value=1,
+        max_value=settings.AGGREGATOR_MAX_TASKS,
+        required=False,
+        help_text=f"number of calls, 1 to {settings.AGGREGATOR_MAX_TASKS}, default 10",
+    )
+    delay = seconds_field(required=False)
+
+    def clean_n(self):
+        return 10 if self.cleaned_data["n"] is None else self.cleaned_data["n"]
+
+    def clean_delay(self):
+        delay = self.cleaned_data["delay"]
+        return 1.0 if delay is None else delay
+
+
 def invalid_query(form):
     """A 400 answer naming each bad parameter, what was wrong and what is allowed."""
     return JsonResponse(

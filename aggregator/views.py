@@ -1,11 +1,18 @@
-"""Say-after and fan-out views, in sync/async pairs."""
+"""Say-after, upstream and fan-out views, in sync/async pairs, and the pitfalls.
+
+The network code is in upstream.py; these views validate, call it and answer.
+"""
 
 import asyncio
+import json
 import time
 
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 
-from .forms import SayAfterForm, invalid_query
+from . import upstream
+from .forms import FanOutForm, SayAfterForm, UpstreamForm, invalid_query
+
+# -- say-after ----------------------------------------------------------------
 
 
 def say_after_sync(request):
@@ -32,3 +39,169 @@ async def say_after_async(request):
         return invalid_query(form)
     await asyncio.sleep(form.cleaned_data["delay"])
     return JsonResponse({"saying": form.cleaned_data["word"]})
+
+
+# -- the upstream the fan-outs call --------------------------------------------
+
+
+def upstream_sync(request):
+    """A slow service written the blocking way: time.sleep, then its task_id.
+
+    Calling it from this same server is seed 003's self-call (see the pitfalls).
+    """
+    form = UpstreamForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    time.sleep(form.cleaned_data["delay"])
+    return JsonResponse({**form.cleaned_data, "view": "sync"})
+
+
+async def upstream_async(request):
+    """The same slow service, waiting with asyncio.sleep: the default upstream.
+
+    It holds no thread while it waits, so a fan-out of 100 calls to it costs
+    the server almost nothing.
+    """
+    form = UpstreamForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    await asyncio.sleep(form.cleaned_data["delay"])
+    return JsonResponse({**form.cleaned_data, "view": "async"})
+
+
+# -- fan-out: n calls of `delay` seconds, four ways ----------------------------
+
+
+def fan_out_answer(variant, form, started, results):
+    """The JSON every variant answers: 200 if any call succeeded, else 504 when
+    all timed out and 502 otherwise."""
+    errors = [entry for entry in results if "error" in entry]
+    status = 200
+    if len(errors) == len(results):
+        timed_out = all(entry["error"].startswith("timeout") for entry in errors)
+        status = 504 if timed_out else 502
+    return JsonResponse(
+        {
+            "variant": variant,
+            **form.cleaned_data,
+            "elapsed": round(time.monotonic() - started, 3),
+            "errors": len(errors),
+            "results": results,
+        },
+        status=status,
+    )
+
+
+async def fan_out_async(request):
+    """All n calls at once with a shared httpx.AsyncClient.
+
+    The total time is that of the slowest call, not the sum: the reason to
+    write an async view. No thread is held while the calls are in flight.
+    """
+    started = time.monotonic()
+    form = FanOutForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    target = upstream.upstream_for(request)
+    results = await upstream.gather(request, target, **form.cleaned_data)
+    return fan_out_answer("async", form, started, results)
+
+
+def fan_out_sync(request):
+    """The same n calls one after another with httpx.Client.
+
+    The time is the sum of the calls. Simple and fine for one or two calls;
+    for ten it is ten times the wait.
+    """
+    started = time.monotonic()
+    form = FanOutForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    target = upstream.upstream_for(request)
+    results = upstream.loop_httpx(target, **form.cleaned_data)
+    return fan_out_answer("sync", form, started, results)
+
+
+def fan_out_requests(request):
+    """The sync loop with requests (seed 004's starting point): as slow as httpx's."""
+    started = time.monotonic()
+    form = FanOutForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    target = upstream.upstream_for(request)
+    results = upstream.loop_requests(target, **form.cleaned_data)
+    return fan_out_answer("requests", form, started, results)
+
+
+def fan_out_threads(request):
+    """The calls on a thread pool: concurrent like async, at a thread per call.
+
+    The sync way to overlap I/O; it works, but each call costs a thread.
+    """
+    started = time.monotonic()
+    form = FanOutForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    target = upstream.upstream_for(request)
+    results = upstream.thread_pool(target, **form.cleaned_data)
+    return fan_out_answer("threads", form, started, results)
+
+
+async def fan_out_stream(request):
+    """The async fan-out as NDJSON: each result the moment it arrives, then a summary.
+
+    The reader sees the first answer after the fastest call, not the slowest.
+    """
+    started = time.monotonic()
+    form = FanOutForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    target = upstream.upstream_for(request)
+
+    async def lines():
+        errors = 0
+        async with upstream.async_client(request) as client:
+            async for entry in upstream.as_completed(
+                client, target, **form.cleaned_data
+            ):
+                errors += "error" in entry
+                yield json.dumps(entry) + "\n"
+        elapsed = round(time.monotonic() - started, 3)
+        summary = {"variant": "stream", **form.cleaned_data}
+        summary.update(elapsed=elapsed, errors=errors)
+        yield json.dumps({"summary": summary}) + "\n"
+
+    response = StreamingHttpResponse(lines(), content_type="application/x-ndjson")
+    response["X-Accel-Buffering"] = "no"  # ask proxies not to hold lines back
+    return response
+
+
+# -- pitfalls -------------------------------------------------------------------
+
+
+async def pitfall_blocking_sleep(request):
+    """PITFALL: time.sleep inside `async def` stops the whole event loop.
+
+    Every other request on this worker waits too. The fix is say_after_async:
+    await asyncio.sleep, or wrap blocking code in sync_to_async.
+    """
+    form = SayAfterForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    time.sleep(form.cleaned_data["delay"])  # noqa: ASYNC251 -- the pitfall itself
+    return JsonResponse({"saying": form.cleaned_data["word"]})
+
+
+async def pitfall_self_call(request):
+    """Seed 003's self-call: an async fan-out to this same server's *sync* upstream.
+
+    On one uvicorn worker it works (each ASGI request gets its own thread). On a
+    one-thread WSGI server nobody is free to answer, and the deadline ends it.
+    """
+    started = time.monotonic()
+    form = FanOutForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    target = upstream.this_server(request, "aggregator:upstream_sync")
+    results = await upstream.gather(request, target, **form.cleaned_data)
+    return fan_out_answer("self-call", form, started, results)

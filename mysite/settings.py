@@ -57,6 +57,7 @@ INSTALLED_APPS = [
 # Django's stock middleware, subclassed so that their hooks run on the event loop
 # instead of a thread per hook under ASGI. mysite/middleware.py explains the cost.
 MIDDLEWARE = [
+    "mysite.middleware.ServerTimingMiddleware",
     "mysite.middleware.SecurityMiddleware",
     "mysite.middleware.SessionMiddleware",
     "mysite.middleware.CommonMiddleware",
@@ -166,3 +167,14 @@ LOGGING = {
 # for an unbounded time.
 SAY_AFTER_MAX_DELAY = 30
 SAY_AFTER_MAX_WORD_LENGTH = 200
+
+# The aggregator's fan-out. Unset, AGGREGATOR_UPSTREAM_URL means this same
+# server's async upstream endpoint, on whatever address it listens.
+AGGREGATOR_UPSTREAM_URL = os.environ.get("AGGREGATOR_UPSTREAM_URL", "")
+AGGREGATOR_CONNECT_TIMEOUT = float(os.environ.get("AGGREGATOR_CONNECT_TIMEOUT", 2))
+AGGREGATOR_READ_TIMEOUT = float(os.environ.get("AGGREGATOR_READ_TIMEOUT", 10))
+# No fan-out answer takes longer than this, however many calls hang.
+AGGREGATOR_DEADLINE = float(os.environ.get("AGGREGATOR_DEADLINE", 10))
+AGGREGATOR_MAX_CONNECTIONS = 100
+AGGREGATOR_MAX_TASKS = 100
+AGGREGATOR_MAX_DELAY = 10

@@ -1,5 +1,6 @@
 """mysite/middleware.py: Django's security middleware, with no thread hop on the API path."""
 
+import threading
 from unittest import mock
 
 from asgiref.sync import SyncToAsync
@@ -32,7 +33,12 @@ async def middleware_hops(client, url):
         response = await client.get(url)
     assert response.status_code == 200, response.content
     classes = tuple(import_string(path) for path in settings.MIDDLEWARE)
-    return [f for f in wrapped if isinstance(getattr(f, "__self__", None), classes)]
+    return [
+        f
+        for f in wrapped
+        if isinstance(getattr(f, "__self__", None), classes)
+        or f.__module__ == "mysite.middleware"
+    ]
 
 
 class ThreadHopTests(SimpleTestCase):
@@ -42,9 +48,10 @@ class ThreadHopTests(SimpleTestCase):
         """Under the async handler no middleware hook of ours runs in a thread."""
         self.assertEqual(await middleware_hops(AsyncClient(), self.url), [])
 
-    async def test_html_get_makes_no_middleware_thread_hop(self):
-        """A plain GET of an HTML page hops for the view only, not for middleware."""
-        self.assertEqual(await middleware_hops(AsyncClient(), "/"), [])
+    async def test_sync_view_costs_one_hop_to_name_its_thread(self):
+        """For a sync view, only ServerTimingMiddleware hops, once, to name the thread."""
+        hops = await middleware_hops(AsyncClient(), "/")
+        self.assertEqual([f.__name__ for f in hops], ["current_thread_name"])
 
     @override_settings(MIDDLEWARE=DJANGO_STOCK_MIDDLEWARE)
     async def test_stock_middleware_hops_for_every_hook(self):
@@ -125,3 +132,32 @@ class AdminSessionTests(TestCase):
         response = self.client.post("/admin/login/", self.login_form(form))
         self.assertRedirects(response, "/admin/", fetch_redirect_response=False)
         self.assertEqual(self.client.get("/admin/").status_code, 200)
+
+
+class ServerTimingTests(SimpleTestCase):
+    async def test_async_view_runs_on_the_event_loop_thread(self):
+        """An async view reports handler async, on the thread running the loop."""
+        response = await self.async_client.get("/api/say-after?delay=0&word=hi")
+        self.assertEqual(response["X-View-Handler"], "async")
+        self.assertEqual(response["X-View-Thread"], threading.current_thread().name)
+        self.assertRegex(
+            response["Server-Timing"], r'^view;dur=\d+\.\d;desc="async view"$'
+        )
+
+    async def test_sync_view_runs_on_another_thread_under_asgi(self):
+        """Under the async handler a sync view reports a thread other than the loop's."""
+        response = await self.async_client.get("/api/say-sync?delay=0&word=hi")
+        self.assertEqual(response["X-View-Handler"], "sync")
+        self.assertNotEqual(response["X-View-Thread"], threading.current_thread().name)
+
+    def test_sync_view_under_wsgi(self):
+        """Under the sync handler a sync view runs on the request's own thread."""
+        response = self.client.get("/api/say-sync?delay=0&word=hi")
+        self.assertEqual(response["X-View-Handler"], "sync")
+        self.assertEqual(response["X-View-Thread"], threading.current_thread().name)
+
+    async def test_duration_covers_the_view(self):
+        """Server-Timing's duration includes the view's own wait."""
+        response = await self.async_client.get("/api/say-after?delay=1&word=hi")
+        milliseconds = float(response["Server-Timing"].split("dur=")[1].split(";")[0])
+        self.assertGreaterEqual(milliseconds, 1000)

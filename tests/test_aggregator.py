@@ -1,0 +1,242 @@
+"""The fan-out views in process: the contract, failures, deadlines, cancellation."""
+
+import asyncio
+import json
+import time
+
+from django.core.asgi import get_asgi_application
+from django.test import SimpleTestCase, override_settings
+from django.urls import reverse
+
+from aggregator import upstream
+from tests.upstreams import FakeUpstream, closed_port_url
+
+VARIANTS = ["async", "sync", "requests", "threads"]
+FAST_TIMEOUTS = {
+    "AGGREGATOR_CONNECT_TIMEOUT": 0.5,
+    "AGGREGATOR_READ_TIMEOUT": 0.5,
+    "AGGREGATOR_DEADLINE": 1.5,
+}
+
+
+class FakeUpstreamTestCase(SimpleTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.upstream = cls.enterClassContext(FakeUpstream())
+
+    def fan_out(self, variant, path, query=""):
+        """GET a fan-out variant whose upstream is the fake's `path` (or a whole
+        URL); the response and the seconds it took."""
+        url = path if path.startswith("http") else self.upstream.url + path
+        with override_settings(AGGREGATOR_UPSTREAM_URL=url, **FAST_TIMEOUTS):
+            started = time.monotonic()
+            response = self.client.get(reverse(f"aggregator:fan_out_{variant}") + query)
+            return response, time.monotonic() - started
+
+
+class FanOutContractTests(FakeUpstreamTestCase):
+    def test_every_variant_answers_results_in_task_order(self):
+        """Each variant answers variant, n, delay, elapsed, errors and ordered results."""
+        for variant in VARIANTS:
+            with self.subTest(variant):
+                response, _ = self.fan_out(variant, "/json", "?n=4&delay=0.1")
+                self.assertEqual(response.status_code, 200)
+                body = response.json()
+                self.assertEqual(body["variant"], variant)
+                self.assertEqual(
+                    (body["n"], body["delay"], body["errors"]), (4, 0.1, 0)
+                )
+                self.assertIsInstance(body["elapsed"], float)
+                self.assertEqual(
+                    body["results"],
+                    [
+                        {"task_id": i, "value": {"task_id": i, "delay": 0.1}}
+                        for i in range(4)
+                    ],
+                )
+
+    def test_defaults_are_ten_calls_of_one_second(self):
+        """With no query, a fan-out makes 10 calls of 1 s."""
+        response, _ = self.fan_out("async", "/json")
+        body = response.json()
+        self.assertEqual((body["n"], body["delay"]), (10, 1.0))
+        self.assertEqual(len(body["results"]), 10)
+
+    async def test_stream_sends_each_result_then_a_summary(self):
+        """The stream is NDJSON: one line per task as it completes, then a summary."""
+        url = reverse("aggregator:fan_out_stream") + "?n=3&delay=0"
+        with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
+            response = await self.async_client.get(url)
+            body = b"".join([chunk async for chunk in response.streaming_content])
+        lines = [json.loads(line) for line in body.splitlines()]
+        self.assertEqual(response["Content-Type"], "application/x-ndjson")
+        self.assertEqual(sorted(line["task_id"] for line in lines[:3]), [0, 1, 2])
+        summary = lines[3]["summary"]
+        self.assertEqual(
+            (summary["variant"], summary["n"], summary["errors"]), ("stream", 3, 0)
+        )
+
+
+class FanOutFailureTests(FakeUpstreamTestCase):
+    def assert_all_failed(self, path, status, message, within):
+        for variant in VARIANTS:
+            with self.subTest(variant=variant, path=path):
+                response, elapsed = self.fan_out(variant, path, "?n=3&delay=0")
+                self.assertEqual(response.status_code, status)
+                body = response.json()
+                self.assertEqual(body["errors"], 3)
+                for entry in body["results"]:
+                    self.assertIn(message, entry["error"])
+                self.assertLess(elapsed, within)
+
+    def test_closed_port(self):
+        """A refused connection is an error entry; with all failed the answer is 502."""
+        self.assert_all_failed(closed_port_url(), 502, "unreachable", within=1)
+
+    def test_server_error(self):
+        """An upstream 5xx is an error entry naming the status; all failed -> 502."""
+        self.assert_all_failed("/fail", 502, "HTTP 500", within=1)
+
+    def test_not_json(self):
+        """An upstream answering text is an error entry; all failed -> 502."""
+        self.assert_all_failed("/text", 502, "not JSON", within=1)
+
+    def test_hanging_upstream_hits_the_deadline(self):
+        """A listener that never answers: 504 within the deadline, in every variant."""
+        self.assert_all_failed("/hang", 504, "timeout", within=2.5)
+
+    def test_some_failures_still_answer_200(self):
+        """When some calls succeed the answer is 200 with the failures counted."""
+        for variant in VARIANTS:
+            with self.subTest(variant):
+                response, _ = self.fan_out(variant, "/flaky", "?n=4&delay=0")
+                self.assertEqual(response.status_code, 200)
+                body = response.json()
+                self.assertEqual(body["errors"], 2)
+                self.assertEqual(
+                    [("error" in e) for e in body["results"]], [False, True] * 2
+                )
+
+    def test_async_time_is_one_timeout_not_n(self):
+        """Ten hanging calls cost the async variant one read timeout, not ten."""
+        with override_settings(AGGREGATOR_DEADLINE=10):
+            response, elapsed = self.fan_out("async", "/hang", "?n=10&delay=0")
+        self.assertEqual(response.status_code, 504)
+        self.assertLess(elapsed, 1.5)
+
+    def test_deadline_bounds_the_sync_loop(self):
+        """Ten hanging calls in the sync loop stop at the deadline, not 10 x timeout."""
+        response, elapsed = self.fan_out("sync", "/hang", "?n=10&delay=0")
+        self.assertEqual(response.status_code, 504)
+        self.assertLess(elapsed, 2.5)
+        self.assertIn("not done within", response.json()["results"][-1]["error"])
+
+    def test_bad_query_is_a_400_at_once(self):
+        """Negative, too big or non-numeric n and delay get a 400 naming the field."""
+        bad = {
+            "n=0": "n",
+            "n=101": "n",
+            "n=ten": "n",
+            "n=-1": "n",
+            "delay=-1": "delay",
+            "delay=11": "delay",
+            "delay=soon": "delay",
+            "delay=nan": "delay",
+        }
+        names = [f"fan_out_{v}" for v in [*VARIANTS, "stream"]] + ["pitfall_self_call"]
+        for name in names:
+            for query, field in bad.items():
+                with self.subTest(name=name, query=query):
+                    started = time.monotonic()
+                    response = self.client.get(
+                        reverse(f"aggregator:{name}") + "?" + query
+                    )
+                    self.assertLess(time.monotonic() - started, 0.5)
+                    self.assertEqual(response.status_code, 400)
+                    self.assertIn(field, response.json()["fields"])
+
+
+class SharedClientTests(FakeUpstreamTestCase):
+    async def test_asgi_requests_share_one_client_per_event_loop(self):
+        """Under ASGI two fan-outs on one event loop reuse one AsyncClient."""
+        url = reverse("aggregator:fan_out_async") + "?n=2&delay=0"
+        with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
+            first = await self.async_client.get(url)
+            client = upstream._clients[asyncio.get_running_loop()]
+            second = await self.async_client.get(url)
+        self.assertEqual([first.status_code, second.status_code], [200, 200])
+        self.assertIs(upstream._clients[asyncio.get_running_loop()], client)
+        self.assertFalse(client.is_closed)
+
+    def test_wsgi_requests_get_a_client_each(self):
+        """Under WSGI each async view runs in a new event loop; each gets its own
+        client, so back-to-back requests never hit "Event loop is closed"."""
+        before = len(upstream._clients)
+        for _ in range(3):
+            response, _ = self.fan_out("async", "/json", "?n=2&delay=0")
+            self.assertEqual(response.json()["errors"], 0)
+        self.assertEqual(len(upstream._clients), before)
+
+
+class CancellationTests(FakeUpstreamTestCase):
+    """A client that disconnects cancels the async view and everything it started."""
+
+    async def run_until_disconnect(self, path, disconnect_when):
+        """Call the ASGI app; disconnect once `disconnect_when()` is true. Seconds taken."""
+        application = get_asgi_application()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "GET",
+            "scheme": "http",
+            "path": path.split("?")[0],
+            "raw_path": path.split("?")[0].encode(),
+            "query_string": path.partition("?")[2].encode(),
+            "root_path": "",
+            "headers": [(b"host", b"127.0.0.1")],
+            "client": ("127.0.0.1", 50000),
+            "server": ("127.0.0.1", 8000),
+        }
+        messages = iter([{"type": "http.request", "body": b"", "more_body": False}])
+
+        async def receive():
+            message = next(messages, None)
+            if message:
+                return message
+            while not disconnect_when():
+                await asyncio.sleep(0.02)
+            return {"type": "http.disconnect"}
+
+        sent = []
+
+        async def send(message):
+            sent.append(message)
+
+        started = time.monotonic()
+        await asyncio.wait_for(application(scope, receive, send), timeout=10)
+        return time.monotonic() - started, sent
+
+    async def test_disconnect_cancels_the_upstream_calls(self):
+        """Disconnecting mid fan-out closes every upstream request at once."""
+        fake = self.upstream
+        with override_settings(AGGREGATOR_UPSTREAM_URL=fake.url + "/hang"):
+            elapsed, sent = await self.run_until_disconnect(
+                "/aggregator/async/?n=5&delay=0", lambda: fake.hanging == 5
+            )
+        self.assertLess(elapsed, 3)
+        self.assertEqual(sent, [])  # no response: the view was cancelled
+        hung_up = await asyncio.to_thread(fake.wait_for, lambda: fake.hung_up >= 5, 2)
+        self.assertTrue(hung_up, f"upstream saw {fake.hung_up} of 5 requests end")
+        self.assertEqual(fake.hanging, 0)
+
+    async def test_disconnect_cancels_the_async_say_after(self):
+        """Disconnecting from a 20 s say-after ends the view at once."""
+        started = time.monotonic()
+        elapsed, sent = await self.run_until_disconnect(
+            "/aggregator/say-after/async/?delay=20&word=hi",
+            lambda: time.monotonic() - started > 0.3,
+        )
+        self.assertLess(elapsed, 2)
+        self.assertEqual(sent, [])

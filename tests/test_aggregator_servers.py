@@ -1,0 +1,132 @@
+"""The aggregator's timing claims and pitfalls, against real server processes."""
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+
+from tests.servers import serve
+from tests.test_servers import timed_gets
+from tests.upstreams import FakeUpstream
+
+
+@pytest.fixture(scope="module")
+def uvicorn():
+    """One uvicorn worker with the default upstream: this same server."""
+    with serve("uvicorn") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def fake_upstream():
+    with FakeUpstream() as upstream:
+        yield upstream
+
+
+def get(url, **kwargs):
+    started = time.monotonic()
+    response = httpx.get(url, timeout=30, **kwargs)
+    return response, time.monotonic() - started
+
+
+@pytest.mark.parametrize(
+    ("variant", "at_least", "below"),
+    [("async", 0.5, 2), ("threads", 0.5, 2), ("sync", 4.5, 9), ("requests", 4.5, 9)],
+)
+def test_fan_out_timing(uvicorn, variant, at_least, below):
+    """10 calls of 0.5 s: async and threads overlap them (< 2 s), the loops add up (>= 4.5 s)."""
+    response, elapsed = get(f"{uvicorn}/aggregator/{variant}/?n=10&delay=0.5")
+    body = response.json()
+    assert (response.status_code, body["errors"]) == (200, 0)
+    assert [entry["value"]["task_id"] for entry in body["results"]] == list(range(10))
+    assert at_least <= body["elapsed"] <= elapsed < below
+
+
+def test_stream_sends_the_first_result_before_the_slowest_ends(fake_upstream):
+    """The stream's first line arrives long before its slowest call (1.2 s) ends."""
+    env = {"AGGREGATOR_UPSTREAM_URL": fake_upstream.url + "/stagger"}
+    with serve("uvicorn", env=env) as url:
+        started = time.monotonic()
+        arrivals = []
+        with httpx.stream("GET", f"{url}/aggregator/stream/?n=5", timeout=30) as stream:
+            for line in stream.iter_lines():
+                arrivals.append((time.monotonic() - started, json.loads(line)))
+    first_at, first = arrivals[0]
+    last_at, summary = arrivals[-1]
+    assert first["task_id"] == 0
+    assert first_at < 0.8
+    assert last_at >= 1.2
+    assert summary["summary"]["errors"] == 0
+    assert [line["task_id"] for _, line in arrivals[:-1]] == list(range(5))
+
+
+def test_every_variant_answers_a_hanging_upstream_within_the_deadline(fake_upstream):
+    """With the upstream a listener that never answers, each variant answers JSON in time."""
+    env = {
+        "AGGREGATOR_UPSTREAM_URL": fake_upstream.url + "/hang",
+        "AGGREGATOR_READ_TIMEOUT": "0.5",
+        "AGGREGATOR_DEADLINE": "1.5",
+    }
+    with serve("uvicorn", env=env) as url:
+        for variant in ["async", "sync", "requests", "threads"]:
+            response, elapsed = get(f"{url}/aggregator/{variant}/?n=10&delay=1")
+            assert response.status_code == 504, variant
+            assert response.json()["errors"] == 10
+            assert elapsed < 2.5, variant
+        response, elapsed = get(f"{url}/aggregator/stream/?n=10&delay=1")
+        lines = [json.loads(line) for line in response.text.splitlines()]
+        assert lines[-1]["summary"]["errors"] == 10
+        assert elapsed < 2.5
+
+
+def test_async_fan_out_under_wsgi_gets_a_fresh_client_each_time(fake_upstream):
+    """Under gunicorn (WSGI) the async fan-out works request after request."""
+    env = {"AGGREGATOR_UPSTREAM_URL": fake_upstream.url + "/json"}
+    with serve("gunicorn", env=env) as url:
+        for _ in range(3):
+            response, _ = get(f"{url}/aggregator/async/?n=5&delay=0.2")
+            assert response.json()["errors"] == 0
+
+
+class TestPitfalls:
+    def test_blocking_sleep_in_async_view_stalls_the_loop(self, uvicorn):
+        """time.sleep in async def: 5 concurrent 1 s requests take >= 4.5 s."""
+        path = "/aggregator/pitfalls/blocking-sleep/?delay=1&word=hi"
+        responses, elapsed = asyncio.run(timed_gets(uvicorn, path, 5))
+        assert [r.status_code for r in responses] == [200] * 5
+        assert elapsed >= 4.5
+
+    def test_non_blocking_twin_overlaps(self, uvicorn):
+        """The asyncio.sleep twin: the same 5 requests take about 1 s."""
+        path = "/aggregator/say-after/async/?delay=1&word=hi"
+        responses, elapsed = asyncio.run(timed_gets(uvicorn, path, 5))
+        assert [r.status_code for r in responses] == [200] * 5
+        assert elapsed < 2
+
+    def test_sync_views_under_asgi_are_not_serialized(self, uvicorn):
+        """10 concurrent sync upstream calls of 1 s finish in < 2.5 s on one worker."""
+        path = "/aggregator/upstream/sync/?task_id=1&delay=1"
+        responses, elapsed = asyncio.run(timed_gets(uvicorn, path, 10))
+        assert [r.status_code for r in responses] == [200] * 10
+        assert elapsed < 2.5
+
+    def test_self_call_works_on_one_uvicorn_worker(self, uvicorn):
+        """Seed 003's self-call to the sync upstream succeeds today, in about 1 s."""
+        response, elapsed = get(
+            f"{uvicorn}/aggregator/pitfalls/self-call/?n=10&delay=1"
+        )
+        body = response.json()
+        assert (response.status_code, body["errors"]) == (200, 0)
+        assert {entry["value"]["view"] for entry in body["results"]} == {"sync"}
+        assert elapsed < 2.5
+
+    def test_self_call_times_out_on_one_wsgi_thread(self):
+        """On 1 gunicorn worker x 1 thread the self-call can't be served: a prompt 504."""
+        env = {"AGGREGATOR_DEADLINE": "2"}
+        with serve("gunicorn", "--workers", "1", "--threads", "1", env=env) as url:
+            response, elapsed = get(f"{url}/aggregator/pitfalls/self-call/?n=2&delay=0")
+        assert response.status_code == 504
+        assert all("timeout" in entry["error"] for entry in response.json()["results"])
+        assert elapsed < 4
