@@ -5,6 +5,8 @@ import json
 import time
 
 from django.core.asgi import get_asgi_application
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import SimpleTestCase, override_settings
 from django.urls import reverse
 
@@ -214,9 +216,17 @@ class CancellationTests(FakeUpstreamTestCase):
         async def send(message):
             sent.append(message)
 
-        started = time.monotonic()
-        await asyncio.wait_for(application(scope, receive, send), timeout=10)
-        return time.monotonic() - started, sent
+        # As Django's test client does: keep the test database's connection
+        # out of the request's connection housekeeping.
+        request_started.disconnect(close_old_connections)
+        request_finished.disconnect(close_old_connections)
+        try:
+            started = time.monotonic()
+            await asyncio.wait_for(application(scope, receive, send), timeout=10)
+            return time.monotonic() - started, sent
+        finally:
+            request_started.connect(close_old_connections)
+            request_finished.connect(close_old_connections)
 
     async def test_disconnect_cancels_the_upstream_calls(self):
         """Disconnecting mid fan-out closes every upstream request at once."""
