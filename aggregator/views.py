@@ -113,24 +113,12 @@ def fan_out_sync(request):
     The time is the sum of the calls. Simple and fine for one or two calls;
     for ten it is ten times the wait.
     """
-    started = time.monotonic()
-    form = FanOutForm(request.GET)
-    if not form.is_valid():
-        return invalid_query(form)
-    target = upstream.upstream_for(request)
-    results = upstream.loop_httpx(target, **form.cleaned_data)
-    return fan_out_answer("sync", form, started, results)
+    return sync_fan_out(request, "sync", upstream.loop_httpx)
 
 
 def fan_out_requests(request):
     """The sync loop with requests (seed 004's starting point): as slow as httpx's."""
-    started = time.monotonic()
-    form = FanOutForm(request.GET)
-    if not form.is_valid():
-        return invalid_query(form)
-    target = upstream.upstream_for(request)
-    results = upstream.loop_requests(target, **form.cleaned_data)
-    return fan_out_answer("requests", form, started, results)
+    return sync_fan_out(request, "requests", upstream.loop_requests)
 
 
 def fan_out_threads(request):
@@ -138,13 +126,17 @@ def fan_out_threads(request):
 
     The sync way to overlap I/O; it works, but each call costs a thread.
     """
+    return sync_fan_out(request, "threads", upstream.thread_pool)
+
+
+def sync_fan_out(request, variant, fan_out):
+    """The sync variants' shared body: validate, call `fan_out`, answer."""
     started = time.monotonic()
     form = FanOutForm(request.GET)
     if not form.is_valid():
         return invalid_query(form)
-    target = upstream.upstream_for(request)
-    results = upstream.thread_pool(target, **form.cleaned_data)
-    return fan_out_answer("threads", form, started, results)
+    results = fan_out(upstream.upstream_for(request), **form.cleaned_data)
+    return fan_out_answer(variant, form, started, results)
 
 
 async def fan_out_stream(request):

@@ -35,6 +35,9 @@ def test_server_serves_the_site(server):
         assert plain.json() == {"saying": "hi"}
         bad = httpx.get(url + "/api/say-after?delay=-1&word=hello")
         assert bad.status_code == 422
+        # The fan-out's default upstream is this same server, wherever it listens.
+        fan_out = httpx.get(url + "/aggregator/async/?n=3&delay=0", timeout=15)
+        assert (fan_out.status_code, fan_out.json()["errors"]) == (200, 0)
 
         docs = httpx.get(url + "/api/docs")
         assert docs.status_code == 200
