@@ -19,6 +19,7 @@ FIND_PYTHON := for p in python3 python3.13 python3.12 \
 
 setup: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput --verbosity 0
+	$(PY) manage.py seed_blog --verbosity 0
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt

@@ -3,6 +3,7 @@
 from ninja import NinjaAPI
 
 from aggregator.api import router as aggregator_router
+from blog.api import router as blog_router
 
 api = NinjaAPI(
     title="Async views reference API",
@@ -11,3 +12,4 @@ api = NinjaAPI(
     urls_namespace="api",
 )
 api.add_router("", aggregator_router)
+api.add_router("/blog", blog_router)

@@ -110,7 +110,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["OPTIONS"] = {"pool": True}
+    # Django's psycopg pool: a request borrows a connection and gives it back
+    # at the end, instead of opening one (CONN_MAX_AGE = 0 is required with it).
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {"min_size": 2, "max_size": 20, "timeout": 10},
+    }
+    INSTALLED_APPS.append("django.contrib.postgres")
 
 # ATOMIC_REQUESTS stays off (the default): it cannot wrap an async view.
 
@@ -178,3 +183,5 @@ AGGREGATOR_DEADLINE = float(os.environ.get("AGGREGATOR_DEADLINE", 10))
 AGGREGATOR_MAX_CONNECTIONS = 100
 AGGREGATOR_MAX_TASKS = 100
 AGGREGATOR_MAX_DELAY = 10
+
+BLOG_MAX_QUERY_LENGTH = 200

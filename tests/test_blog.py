@@ -1,0 +1,226 @@
+"""The blog app: the async ORM in views and API operations, and its pitfalls."""
+
+from unittest import mock
+
+from asgiref.sync import sync_to_async
+from django.core.exceptions import SynchronousOnlyOperation
+from django.core.management import call_command
+from django.db import connection
+from django.test import TestCase
+from django.urls import reverse
+
+from blog.models import Author, Post
+
+HUGE_ID = "9" * 30
+
+
+class BlogTestCase(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        call_command("seed_blog", verbosity=0)
+
+
+class SeedTests(BlogTestCase):
+    def test_seed_is_idempotent(self):
+        """seed_blog run twice keeps 50 posts, post 1 among them, and likes."""
+        Post.objects.filter(pk=1).update(likes=7)
+        call_command("seed_blog", verbosity=0)
+        self.assertEqual(Post.objects.count(), 50)
+        self.assertEqual(Post.objects.get(pk=1).likes, 7)
+        self.assertEqual(Post.objects.published().count(), 40)
+
+    def test_new_posts_get_fresh_ids(self):
+        """After seeding with explicit ids, a new post gets the next free id."""
+        post = Post.objects.create(
+            title="New", slug="new", body="b", author=Author.objects.first()
+        )
+        self.assertGreater(post.pk, 50)
+
+
+class BlogApiTests(BlogTestCase):
+    async def test_get_post(self):
+        """GET /api/blog/1 answers post 1 with its author's name (the seed's aget)."""
+        response = await self.async_client.get("/api/blog/1")
+        self.assertEqual(response.status_code, 200)
+        body = response.json()
+        self.assertEqual(
+            (body["id"], body["slug"], body["author"]), (1, "post-1", "Ada")
+        )
+
+    async def test_missing_post_is_a_404_json(self):
+        """A post that does not exist gets 404 JSON saying so."""
+        response = await self.async_client.get("/api/blog/999")
+        self.assertEqual(response.status_code, 404)
+        self.assertEqual(response.json(), {"detail": "No post with id 999."})
+
+    async def test_bad_ids_are_422(self):
+        """A non-integer, zero or too-large id gets 422 naming post_id, never a 500."""
+        for post_id in ["abc", "0", "-1", HUGE_ID, str(2**63)]:
+            with self.subTest(post_id):
+                response = await self.async_client.get(f"/api/blog/{post_id}")
+                self.assertEqual(response.status_code, 422)
+                self.assertEqual(
+                    response.json()["detail"][0]["loc"], ["path", "post_id"]
+                )
+
+    async def test_list_is_paginated(self):
+        """GET /api/blog/ lists the 40 published posts ten a page, newest first."""
+        body = (await self.async_client.get("/api/blog/?page=2")).json()
+        self.assertEqual((body["count"], body["page"], body["pages"]), (40, 2, 4))
+        self.assertEqual(len(body["items"]), 10)
+        dates = [item["published"] for item in body["items"]]
+        self.assertEqual(dates, sorted(dates, reverse=True))
+
+    async def test_bad_pages(self):
+        """Page 0 or abc gets 422; a page past the end gets 404 JSON."""
+        for page, status in [("0", 422), ("abc", 422), ("-3", 422), ("5", 404)]:
+            with self.subTest(page):
+                response = await self.async_client.get(f"/api/blog/?page={page}")
+                self.assertEqual(response.status_code, status)
+                self.assertIn("detail", response.json())
+
+    async def test_like(self):
+        """POST like adds one and answers the new count."""
+        first = await self.async_client.post("/api/blog/1/like")
+        second = await self.async_client.post("/api/blog/1/like")
+        self.assertEqual([first.json(), second.json()], [{"likes": 1}, {"likes": 2}])
+
+    async def test_like_missing_post(self):
+        """Liking a post that does not exist is a 404, and changes nothing."""
+        response = await self.async_client.post("/api/blog/999/like")
+        self.assertEqual(response.status_code, 404)
+
+
+class PostListTests(BlogTestCase):
+    async def test_async_and_sync_lists_show_the_same_page(self):
+        """Both list views show the same ten newest published posts."""
+        newest = [p.title async for p in Post.objects.published()[:10]]
+        for name in ["blog:post_list_async", "blog:post_list_sync"]:
+            with self.subTest(name):
+                response = await self.async_client.get(reverse(name))
+                self.assertEqual(response.status_code, 200)
+                self.assertEqual([p.title for p in response.context["posts"]], newest)
+
+    async def test_bad_pages_are_404(self):
+        """Page 0, abc, or past the end gets Django's 404 page."""
+        for name in ["blog:post_list_async", "blog:post_list_sync"]:
+            for page in ["0", "abc", "5", HUGE_ID]:
+                with self.subTest(name=name, page=page):
+                    response = await self.async_client.get(
+                        reverse(name), {"page": page}
+                    )
+                    self.assertEqual(response.status_code, 404)
+
+
+DETAIL_VIEWS = [
+    "blog:post_detail_async",
+    "blog:post_detail_sync",
+    "blog:post_detail_decorated",
+    "blog:post_detail_inline",
+]
+
+
+class PostDetailTests(BlogTestCase):
+    async def test_every_variant_shows_the_post_and_author(self):
+        """All four detail views render post 1 and its author."""
+        for name in DETAIL_VIEWS:
+            with self.subTest(name):
+                response = await self.async_client.get(reverse(name, args=[1]))
+                self.assertContains(response, "Notes on asyncio, part 1")
+                self.assertContains(response, "By Ada")
+
+    async def test_missing_or_huge_ids_are_404(self):
+        """A missing post, or an id too long for the column, is Django's 404."""
+        for name in DETAIL_VIEWS:
+            with self.subTest(name):
+                response = await self.async_client.get(reverse(name, args=[999]))
+                self.assertEqual(response.status_code, 404)
+        response = await self.async_client.get(f"/blog/{HUGE_ID}/")
+        self.assertEqual(response.status_code, 404)
+
+
+class SearchTests(BlogTestCase):
+    async def test_finds_matching_posts(self):
+        """?q=asyncio finds the published asyncio posts, on either database."""
+        body = (await self.async_client.get("/blog/search/", {"q": "asyncio"})).json()
+        self.assertEqual(body["backend"], connection.vendor)
+        self.assertEqual(body["count"], 5)
+        self.assertTrue(all("asyncio" in r["title"] for r in body["results"]))
+
+    async def test_no_match(self):
+        """A search with no match answers an empty list."""
+        body = (await self.async_client.get("/blog/search/", {"q": "zebra"})).json()
+        self.assertEqual((body["count"], body["results"]), (0, []))
+
+    async def test_bad_queries_are_400(self):
+        """An empty, blank or 1000-character q gets 400 JSON saying what is allowed."""
+        for q in ["", "   ", "x" * 1000]:
+            with self.subTest(len(q)):
+                response = await self.async_client.get("/blog/search/", {"q": q})
+                self.assertEqual(response.status_code, 400)
+                self.assertIn("1 to 200", response.json()["fields"]["q"]["allowed"])
+
+
+class PublishTests(BlogTestCase):
+    async def test_publish_updates_post_and_author_together(self):
+        """Publishing a draft sets its date and counts it for its author, once."""
+        draft = await Post.objects.select_related("author").aget(pk=5)
+        before = draft.author.published_count
+        url = reverse("blog:post_publish", args=[5])
+        response = await self.async_client.post(url)
+        self.assertRedirects(response, "/blog/5/", fetch_redirect_response=False)
+        await self.async_client.post(url)  # twice: counted once
+        post = await Post.objects.select_related("author").aget(pk=5)
+        self.assertIsNotNone(post.published)
+        self.assertEqual(post.author.published_count, before + 1)
+
+    async def test_publish_is_all_or_nothing(self):
+        """If counting for the author fails, the post stays a draft."""
+        with (
+            mock.patch.object(Author.objects, "filter", side_effect=RuntimeError),
+            self.assertRaises(RuntimeError),
+        ):
+            await self.async_client.post(reverse("blog:post_publish", args=[5]))
+        post = await Post.objects.aget(pk=5)
+        self.assertIsNone(post.published)
+
+    async def test_publish_needs_post(self):
+        """GET on the publish URL is refused with 405."""
+        response = await self.async_client.get(reverse("blog:post_publish", args=[5]))
+        self.assertEqual(response.status_code, 405)
+
+
+class OrmPitfallTests(BlogTestCase):
+    """What raises when the sync ORM meets async code, and the fixes."""
+
+    async def test_sync_query_in_async_code_raises(self):
+        """A sync query inside async code raises SynchronousOnlyOperation."""
+        with self.assertRaises(SynchronousOnlyOperation):
+            Post.objects.get(pk=1)
+
+    async def test_lazy_related_object_raises(self):
+        """post.author without select_related is a hidden sync query: it raises."""
+        post = await Post.objects.aget(pk=1)
+        with self.assertRaises(SynchronousOnlyOperation):
+            _ = post.author.name
+        post = await Post.objects.select_related("author").aget(pk=1)
+        self.assertEqual(post.author.name, "Ada")
+
+    async def test_sync_to_async_of_a_queryset_is_still_lazy(self):
+        """sync_to_async(Post.objects.all)() returns a queryset that has not run;
+        iterating it here raises. list() in the thread, or async for, fixes it."""
+        lazy = await sync_to_async(Post.objects.all)()
+        with self.assertRaises(SynchronousOnlyOperation):
+            list(lazy)
+        evaluated = await sync_to_async(list)(Post.objects.all())
+        self.assertEqual(len(evaluated), 50)
+        self.assertEqual(len([post async for post in Post.objects.all()]), 50)
+
+    async def test_atomic_requests_breaks_async_views(self):
+        """With ATOMIC_REQUESTS on, Django refuses to run an async view."""
+        settings_dict = connection.settings_dict
+        with (
+            mock.patch.dict(settings_dict, {"ATOMIC_REQUESTS": True}),
+            self.assertRaisesMessage(RuntimeError, "ATOMIC_REQUESTS"),
+        ):
+            await self.async_client.get(reverse("blog:post_detail_async", args=[1]))
