@@ -15,7 +15,7 @@ FIND_PYTHON := for p in python3 python3.13 python3.12 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v "$$p"; break; fi; done
 
-.PHONY: setup run test lint format uvicorn daphne gunicorn serve clean
+.PHONY: setup run test lint format uvicorn daphne gunicorn serve bench clean
 
 setup: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput --verbosity 0
@@ -63,5 +63,10 @@ serve: setup
 	$(VENV)/bin/gunicorn mysite.asgi:application -k uvicorn_worker.UvicornWorker \
 	  --workers $(CPUS) --bind $(HOST):$(PORT)
 
+# Every server configuration under the seed's workloads; ARGS=--quick for a
+# smoke run, ARGS="--only uvicorn,raw-asgi" to choose configurations.
+bench: setup
+	$(PY) -m bench $(ARGS)
+
 clean:
-	rm -rf $(VENV) staticfiles db.sqlite3 db.sqlite3-shm db.sqlite3-wal
+	rm -rf $(VENV) staticfiles bench-results db.sqlite3 db.sqlite3-shm db.sqlite3-wal

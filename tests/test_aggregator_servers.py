@@ -7,7 +7,7 @@ import time
 import httpx
 import pytest
 
-from tests.servers import serve
+from bench.servers import serve
 from tests.test_servers import timed_gets
 from tests.upstreams import FakeUpstream
 

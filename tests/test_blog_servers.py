@@ -8,7 +8,7 @@ import sys
 import httpx
 import pytest
 
-from tests.servers import BASE_DIR, PRODUCTION_ENV, serve
+from bench.servers import BASE_DIR, PRODUCTION_ENV, serve
 
 LIKES = 200
 

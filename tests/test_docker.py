@@ -10,7 +10,7 @@ import tempfile
 import httpx
 from django.test import SimpleTestCase
 
-from tests.servers import BASE_DIR, free_port, running
+from bench.servers import BASE_DIR, free_port, running
 
 
 def dockerfile_instructions():

@@ -6,7 +6,7 @@ import httpx
 from django.test import SimpleTestCase
 from django.urls import reverse
 
-from tests.servers import serve
+from bench.servers import serve
 
 
 class IndexTests(SimpleTestCase):

@@ -6,7 +6,7 @@ import time
 import httpx
 import pytest
 
-from tests.servers import PRODUCTION_ENV, SERVERS, free_port, running, serve
+from bench.servers import DJANGO_SERVERS, PRODUCTION_ENV, free_port, running, serve
 
 SAY_AFTER = "/api/say-after?delay=0&word=hello"
 
@@ -22,7 +22,7 @@ async def timed_gets(base_url, path, count):
         return responses, time.monotonic() - started
 
 
-@pytest.mark.parametrize("server", SERVERS)
+@pytest.mark.parametrize("server", DJANGO_SERVERS)
 def test_server_serves_the_site(server):
     """Each server answers the index, the seed's URL, a plain view and static files."""
     with serve(server) as url:

@@ -13,7 +13,7 @@ from django.middleware.security import SecurityMiddleware
 from django.test import SimpleTestCase
 from django.utils.module_loading import import_string
 
-from tests.servers import BASE_DIR, PRODUCTION_ENV
+from bench.servers import BASE_DIR, PRODUCTION_ENV
 
 
 def manage(*args, **env):

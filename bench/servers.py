@@ -1,7 +1,8 @@
 """Start the project under a real server process on a free loopback port.
 
-Used by the tests that make claims about concurrency or about a server: the
-claim is checked against the same command a reader types, not a test client.
+Shared by the benchmark and by the tests that make claims about concurrency
+or about a server: each claim is checked against the command a reader types,
+not a test client.
 """
 
 import contextlib
@@ -20,7 +21,7 @@ BIN = Path(sys.executable).parent
 
 # Each entry: the command, with {host} and {port} filled in. Only the address
 # flags differ from what README.md tells a reader to type.
-SERVERS = {
+COMMANDS = {
     "runserver": [sys.executable, "manage.py", "runserver", "--noreload", "{host}:{port}"],
     "runserver-wsgi": [
         sys.executable, "manage.py", "runserver", "--noreload", "--noasgi", "{host}:{port}",
@@ -34,7 +35,12 @@ SERVERS = {
         BIN / "gunicorn", "mysite.asgi:application",
         "-k", "uvicorn_worker.UvicornWorker", "--bind", "{host}:{port}",
     ],
+    # Not Django: the bare ASGI app that is the benchmark's floor and upstream.
+    "raw-asgi": [
+        BIN / "uvicorn", "bench.rawasgi:app", "--host", "{host}", "--port", "{port}",
+    ],
 }  # fmt: skip
+DJANGO_SERVERS = [name for name in COMMANDS if name != "raw-asgi"]
 
 # Production-like: DEBUG off, plain HTTP on loopback.
 PRODUCTION_ENV = {
@@ -51,30 +57,38 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def serve(name, *extra_args, env=None, ready_path="/healthz", timeout=30):
+def command_for(name, port, *extra_args):
+    """Server `name`'s command line on `port`, with `extra_args` after it."""
+    filled = [str(part).format(host="127.0.0.1", port=port) for part in COMMANDS[name]]
+    return [*filled, *extra_args]
+
+
+def serve(name, *extra_args, env=None, timeout=30):
     """Run server `name` with `extra_args`; a context manager yielding its base URL."""
     port = free_port()
-    command = [str(part).format(host="127.0.0.1", port=port) for part in SERVERS[name]]
-    url = f"http://127.0.0.1:{port}"
-    return running(
-        [*command, *extra_args], url, env=env, ready_path=ready_path, timeout=timeout
-    )
+    command = command_for(name, port, *extra_args)
+    return running(command, f"http://127.0.0.1:{port}", env=env, timeout=timeout)
 
 
 @contextlib.contextmanager
 def running(command, url, *, env=None, ready_path="/healthz", timeout=30):
     """Run `command` in the project folder until `url` answers; yield `url`; stop it."""
+    with started(command, url, env=env, ready_path=ready_path, timeout=timeout):
+        yield url
+
+
+@contextlib.contextmanager
+def started(command, url, *, env=None, ready_path="/healthz", timeout=30):
+    """Like running(), yielding the process: its pid is its process group's id.
+
+    The environment is this one, made production-like (PRODUCTION_ENV), then
+    `env`; a value of None in `env` unsets that variable.
+    """
+    merged = {**os.environ, **PRODUCTION_ENV, **(env or {}), "PYTHONUNBUFFERED": "1"}
     with tempfile.TemporaryFile() as log:
-        merged = {
-            **os.environ,
-            **PRODUCTION_ENV,
-            **(env or {}),
-            "PYTHONUNBUFFERED": "1",
-        }
         process = subprocess.Popen(
             command,
             cwd=BASE_DIR,
-            # A value of None in `env` unsets that variable.
             env={key: value for key, value in merged.items() if value is not None},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -82,7 +96,7 @@ def running(command, url, *, env=None, ready_path="/healthz", timeout=30):
         )
         try:
             _wait_until_ready(process, url + ready_path, timeout, log)
-            yield url
+            yield process
         finally:
             _stop(process)
 

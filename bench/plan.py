@@ -1,0 +1,124 @@
+"""What the benchmark runs: the server configurations and the workloads."""
+
+import math
+import os
+import re
+from dataclasses import dataclass
+
+CPUS = os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Config:
+    name: str
+    server: str  # a key of bench.servers.COMMANDS
+    extra_args: tuple
+    description: str
+    capacity: int | None = None  # requests it can run at once; None: unbounded
+    django: bool = True
+
+
+CONFIGS = [
+    Config(
+        "runserver-wsgi",
+        "runserver-wsgi",
+        (),
+        "manage.py runserver --noasgi: Django's WSGI dev server, a thread per request",
+    ),
+    Config(
+        "runserver-asgi",
+        "runserver",
+        (),
+        "manage.py runserver: Daphne's ASGI dev server",
+    ),
+    Config(
+        "gunicorn-sync",
+        "gunicorn",
+        ("--workers", "1", "--threads", "1"),
+        "gunicorn WSGI, 1 worker x 1 thread",
+        capacity=1,
+    ),
+    Config(
+        "gunicorn-10x10",
+        "gunicorn",
+        ("--workers", "10", "--threads", "10"),
+        "gunicorn WSGI, 10 workers x 10 threads (the seed's WSGI equivalent)",
+        capacity=100,
+    ),
+    Config("uvicorn", "uvicorn", (), "uvicorn, 1 worker"),
+    Config(
+        "uvicorn-per-cpu",
+        "uvicorn",
+        ("--workers", str(CPUS)),
+        f"uvicorn, {CPUS} workers (one per CPU)",
+    ),
+    Config("daphne", "daphne", (), "daphne, 1 process"),
+    Config(
+        "gunicorn-uvicorn",
+        "gunicorn-uvicorn",
+        ("--workers", str(CPUS)),
+        f"gunicorn + UvicornWorker, {CPUS} workers (one per CPU)",
+    ),
+    Config(
+        "raw-asgi",
+        "raw-asgi",
+        (),
+        "a bare ASGI app that only sleeps, on uvicorn: the floor",
+        django=False,
+    ),
+]
+NAMES = [config.name for config in CONFIGS]
+
+
+@dataclass(frozen=True)
+class Workload:
+    name: str
+    path: str
+    concurrency: int
+    requests: int | None = None
+    duration: float | None = None
+    floor: float = 0.0  # the least a request can take: its delay
+    raw: bool = False  # also run against the raw ASGI app
+
+    @property
+    def warmup_path(self):
+        """The same request with no waiting, sent once before measuring: first
+        requests build caches and clients that a running server already has."""
+        return re.sub(r"\bdelay=[0-9.]+", "delay=0", self.path)
+
+    def queue_seconds(self, capacity, per_request):
+        """How long a server holding `capacity` requests at once needs for this."""
+        if capacity is None or self.requests is None:
+            return 0.0
+        return math.ceil(self.requests / capacity) * per_request
+
+
+def workloads(quick=False):
+    """The seed's floods, the fan-out and a throughput run; --quick shrinks them
+    (the say-after contract takes whole seconds, so its delay stays 1 s)."""
+    delay = 1 if quick else 3
+    flood = 10 if quick else 100
+    tasks, task_delay = (3, 0.2) if quick else (10, 1)
+    readers = 3 if quick else 10
+    say = f"delay={delay}&word=hello"
+    fan_out = f"n={tasks}&delay={task_delay}"
+    plan = [
+        Workload(f"say-after async x{flood}", f"/api/say-after?{say}", flood, flood,
+                 floor=delay, raw=True),
+        Workload(f"say-sync x{flood}", f"/api/say-sync?{say}", flood, flood, floor=delay),
+    ]  # fmt: skip
+    if not quick:
+        plan += [
+            Workload("say-after async x1000", f"/api/say-after?{say}", 1000, 1000,
+                     floor=delay, raw=True),
+            Workload("say-sync x1000", f"/api/say-sync?{say}", 1000, 1000, floor=delay),
+        ]  # fmt: skip
+    plan += [
+        Workload(f"fan-out async {tasks}x{task_delay}s", f"/aggregator/async/?{fan_out}",
+                 readers, readers, floor=task_delay),
+        Workload(f"fan-out sync loop {tasks}x{task_delay}s", f"/aggregator/sync/?{fan_out}",
+                 readers, readers, floor=tasks * task_delay),
+        Workload("throughput delay 0", "/api/say-after?delay=0&word=hello", 50,
+                 duration=0.5 if quick else 10, raw=True),
+    ]  # fmt: skip
+    return plan

@@ -1,0 +1,98 @@
+"""The benchmark tool: its quick mode end to end, and its command line."""
+
+import csv
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from django.test import SimpleTestCase
+
+from bench.plan import NAMES, workloads
+from bench.servers import BASE_DIR
+
+
+def bench(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "bench", *args],
+        cwd=BASE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+class BenchCommandLineTests(SimpleTestCase):
+    def test_unknown_configuration_lists_the_valid_ones(self):
+        """--only with an unknown name fails at once, naming every valid choice."""
+        result = bench("--only", "uvicorn,nginx")
+        self.assertEqual(result.returncode, 2)
+        self.assertIn("unknown configuration nginx", result.stderr)
+        for name in NAMES:
+            self.assertIn(name, result.stderr)
+
+
+class QuickBenchTests(SimpleTestCase):
+    """One `--quick` run over every configuration, shared by the tests below."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.out = Path(cls.enterClassContext(tempfile.TemporaryDirectory()))
+        cls.result = bench("--quick", "--out", str(cls.out))
+        with open(cls.out / "results.csv") as handle:
+            cls.rows = list(csv.DictReader(handle))
+
+    def test_it_succeeds_and_says_where_the_results_are(self):
+        """The run exits 0, prints the table, and names the results folder."""
+        self.assertEqual(self.result.returncode, 0, self.result.stderr[-3000:])
+        self.assertIn("peak RSS MiB", self.result.stdout)
+        self.assertIn(f"Results written to {self.out}/", self.result.stdout)
+
+    def test_every_configuration_and_workload_has_a_row(self):
+        """The CSV has a row for each Django configuration and workload, and the
+        raw ASGI app's rows for the workloads it can serve."""
+        plan = workloads(quick=True)
+        pairs = {(row["config"], row["workload"]) for row in self.rows}
+        for name in NAMES:
+            for workload in plan:
+                if name != "raw-asgi" or workload.raw:
+                    self.assertIn((name, workload.name), pairs)
+
+    def test_latencies_are_ordered_and_above_the_delay(self):
+        """Every measured row has min <= median <= p95 <= p99 <= max, none below
+        the delay, and a peak RSS and thread count of the server."""
+        measured = [row for row in self.rows if row["max"]]
+        self.assertGreater(len(measured), 30)
+        for row in measured:
+            with self.subTest(config=row["config"], workload=row["workload"]):
+                figures = [
+                    float(row[key]) for key in ("min", "median", "p95", "p99", "max")
+                ]
+                self.assertEqual(figures, sorted(figures))
+                self.assertGreaterEqual(figures[0], float(row["floor"]) * 1000)
+                self.assertGreater(float(row["rss"]), 10)
+                self.assertGreater(int(row["threads"]), 0)
+
+    def test_async_servers_fail_nothing(self):
+        """The ASGI servers answer every request of every workload."""
+        for row in self.rows:
+            if row["config"] in ("uvicorn", "daphne", "gunicorn-uvicorn", "raw-asgi"):
+                with self.subTest(config=row["config"], workload=row["workload"]):
+                    self.assertEqual(row["failed"], "0")
+
+    def test_a_one_thread_server_skips_what_it_would_queue_for(self):
+        """gunicorn 1x1 skips the floods, saying how long they would take."""
+        row = next(
+            r
+            for r in self.rows
+            if r["config"] == "gunicorn-sync" and r["workload"].startswith("say-after")
+        )
+        self.assertRegex(row["note"], r"^skipped: 1 at a time would take \d+ s$")
+
+    def test_markdown_and_chart_are_written(self):
+        """results.md has a section per workload; latency.png is a PNG."""
+        text = (self.out / "results.md").read_text()
+        for workload in workloads(quick=True):
+            self.assertIn(f"## {workload.name}", text)
+        self.assertTrue((self.out / "latency.png").read_bytes().startswith(b"\x89PNG"))
