@@ -40,21 +40,18 @@ def upstream_for(request):
 def this_server(request, url_name):
     """The URL `url_name` on the server that is answering `request`.
 
-    The address is the socket the server listens on (SERVER_NAME/SERVER_PORT
-    come from it under every server here), never the Host header, so nothing a
-    client sends chooses where the server connects. The request's validated
-    host is passed on only as a header, so that ALLOWED_HOSTS and the HTTPS
-    redirect accept the call.
+    It is always a loopback address, on the port the server listens on
+    (SERVER_PORT comes from the listening socket under every server here),
+    never the Host header, so nothing a client sends chooses where the server
+    connects. The request's validated host is passed on only as a header, so
+    that ALLOWED_HOSTS and the HTTPS redirect accept the call. A server on a
+    unix socket or on one non-loopback address needs AGGREGATOR_UPSTREAM_URL.
     """
-    host = request.META.get("SERVER_NAME", "")
-    try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        address = None
-    if address is None or address.is_unspecified:
-        host = "127.0.0.1"
-    elif address.version == 6:
-        host = f"[{host}]"
+    host = "127.0.0.1"
+    with contextlib.suppress(ValueError):
+        address = ipaddress.ip_address(request.META.get("SERVER_NAME", ""))
+        if address.is_loopback:
+            host = f"[{address}]" if address.version == 6 else str(address)
     headers = {"Host": request.get_host()}
     if request.is_secure():
         headers["X-Forwarded-Proto"] = "https"

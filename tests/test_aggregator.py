@@ -7,7 +7,7 @@ import time
 from django.core.asgi import get_asgi_application
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
-from django.test import SimpleTestCase, override_settings
+from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.urls import reverse
 
 from aggregator import upstream
@@ -250,3 +250,41 @@ class CancellationTests(FakeUpstreamTestCase):
         )
         self.assertLess(elapsed, 2)
         self.assertEqual(sent, [])
+
+
+class UpstreamAddressTests(SimpleTestCase):
+    """The default upstream is this server on loopback, whatever the client sends."""
+
+    def url_for(self, server_name, host="127.0.0.1"):
+        request = RequestFactory().get(
+            "/", SERVER_NAME=server_name, SERVER_PORT="8123", HTTP_HOST=host
+        )
+        return upstream.this_server(request, "aggregator:upstream_async")
+
+    @override_settings(ALLOWED_HOSTS=["*"])
+    def test_host_header_never_chooses_the_address(self):
+        """A client's Host header is passed on as a header, never connected to."""
+        target = self.url_for("0.0.0.0", host="attacker.example:6379")
+        self.assertEqual(target.url, "http://127.0.0.1:8123/aggregator/upstream/async/")
+        self.assertEqual(target.headers["Host"], "attacker.example:6379")
+
+    def test_only_loopback_addresses_are_used(self):
+        """A loopback listening address is kept; any other becomes 127.0.0.1."""
+        for server_name, host in [
+            ("127.0.0.2", "127.0.0.2"),
+            ("::1", "[::1]"),
+            ("10.1.2.3", "127.0.0.1"),
+            ("localhost", "127.0.0.1"),
+            ("::", "127.0.0.1"),
+        ]:
+            with self.subTest(server_name):
+                url = self.url_for(server_name).url
+                self.assertTrue(url.startswith(f"http://{host}:8123/"), url)
+
+    @override_settings(AGGREGATOR_UPSTREAM_URL="http://127.0.0.1:9/elsewhere")
+    def test_setting_wins(self):
+        """AGGREGATOR_UPSTREAM_URL, when set, is the upstream."""
+        request = RequestFactory().get("/")
+        self.assertEqual(
+            upstream.upstream_for(request).url, "http://127.0.0.1:9/elsewhere"
+        )
