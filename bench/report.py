@@ -125,11 +125,14 @@ def write_chart(rows, path, title):
             for row in group
         ]
         if group[0]["floor"]:
-            medians = [row.get("median", 0) / 1000 for row in group]
-            maxima = [row.get("max", 0) / 1000 for row in group]
-            axis.barh(positions, medians, color="#4878a8", label="median")
-            axis.hlines(positions, medians, maxima, color="#c44e52")
-            axis.plot(maxima, positions, "o", color="#c44e52", label="max")
+            measured = [(i, row) for i, row in zip(positions, group, strict=True)
+                        if row.get("max") is not None]  # fmt: skip
+            places = [i for i, _ in measured]
+            medians = [row["median"] / 1000 for _, row in measured]
+            maxima = [row["max"] / 1000 for _, row in measured]
+            axis.barh(places, medians, color="#4878a8", label="median")
+            axis.hlines(places, medians, maxima, color="#c44e52")
+            axis.plot(maxima, places, "o", color="#c44e52", label="max")
             axis.axvline(group[0]["floor"], color="grey", ls="--", label="the delay")
             axis.set_xlabel("seconds per request")
         else:
