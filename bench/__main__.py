@@ -110,7 +110,8 @@ def main(argv=None):
             port = free_port()
             url = f"http://127.0.0.1:{port}"
             command = command_for(config.server, port, *config.extra_args)
-            with started(command, url, env=env, timeout=60) as process:
+            server_env = {**env, **dict(config.env)}
+            with started(command, url, env=server_env, timeout=60) as process:
                 for workload in plan:
                     if not (config.django or workload.raw):
                         continue

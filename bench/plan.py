@@ -16,6 +16,7 @@ class Config:
     description: str
     capacity: int | None = None  # requests it can run at once; None: unbounded
     django: bool = True
+    env: tuple = ()  # (name, value) pairs for the server's environment
 
 
 CONFIGS = [
@@ -46,6 +47,13 @@ CONFIGS = [
         capacity=100,
     ),
     Config("uvicorn", "uvicorn", (), "uvicorn, 1 worker"),
+    Config(
+        "uvicorn-stock-middleware",
+        "uvicorn",
+        (),
+        "uvicorn, 1 worker, Django's own middleware classes: a thread hop per hook",
+        env=(("DJANGO_STOCK_MIDDLEWARE", "1"),),
+    ),
     Config(
         "uvicorn-per-cpu",
         "uvicorn",

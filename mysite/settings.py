@@ -67,6 +67,20 @@ MIDDLEWARE = [
     "mysite.middleware.XFrameOptionsMiddleware",
 ]
 
+# Django's own classes, for comparison only: DJANGO_STOCK_MIDDLEWARE=1 serves
+# with them (the benchmark's uvicorn-stock-middleware row measures the cost).
+STOCK_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+if env_flag("DJANGO_STOCK_MIDDLEWARE", False):
+    MIDDLEWARE = STOCK_MIDDLEWARE
+
 # Django's deploy checks look for the stock dotted paths in MIDDLEWARE and so miss
 # the subclasses above. tests/test_settings.py checks that each is in place.
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]

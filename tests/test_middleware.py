@@ -9,16 +9,6 @@ from django.contrib.auth.models import User
 from django.test import AsyncClient, SimpleTestCase, TestCase, override_settings
 from django.utils.module_loading import import_string
 
-DJANGO_STOCK_MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
-
 
 async def middleware_hops(client, url):
     """The middleware methods that `client.get(url)` sent through sync_to_async."""
@@ -53,7 +43,7 @@ class ThreadHopTests(SimpleTestCase):
         hops = await middleware_hops(AsyncClient(), "/")
         self.assertEqual([f.__name__ for f in hops], ["current_thread_name"])
 
-    @override_settings(MIDDLEWARE=DJANGO_STOCK_MIDDLEWARE)
+    @override_settings(MIDDLEWARE=settings.STOCK_MIDDLEWARE)
     async def test_stock_middleware_hops_for_every_hook(self):
         """The control: Django's own classes send each hook through sync_to_async."""
         hops = await middleware_hops(AsyncClient(), self.url)

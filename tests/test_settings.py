@@ -75,6 +75,16 @@ class DeploymentTests(SimpleTestCase):
         self.assertEqual(result.stdout.splitlines()[-1], "['a.example', 'b.example']")
 
 
+class MiddlewareSettingsTests(SimpleTestCase):
+    def test_stock_middleware_switch(self):
+        """DJANGO_STOCK_MIDDLEWARE=1 swaps in Django's own classes, for comparison."""
+        code = "from django.conf import settings; print(settings.MIDDLEWARE)"
+        result = manage("shell", "-c", code, DJANGO_STOCK_MIDDLEWARE="1")
+        self.assertEqual(result.stdout.splitlines()[-1], str(settings.STOCK_MIDDLEWARE))
+        result = manage("shell", "-c", code)
+        self.assertEqual(result.stdout.splitlines()[-1], str(settings.MIDDLEWARE))
+
+
 class DatabaseSettingsTests(SimpleTestCase):
     def test_no_atomic_requests_and_no_persistent_connections(self):
         """ATOMIC_REQUESTS is off (it breaks async views) and CONN_MAX_AGE is 0."""
