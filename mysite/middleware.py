@@ -3,9 +3,9 @@
 Why this module exists: under ASGI, Django's ``MiddlewareMixin`` runs every
 ``process_request`` and ``process_response`` through ``sync_to_async``, a hop to
 a worker thread and back, even when the hook only sets a header. With the
-default seven middleware that is over a dozen hops, about 2.5 ms per request,
-and at a thousand concurrent requests it is the largest cost a request has
-(Django ticket #37177).
+default seven middleware that is over a dozen hops, about 2 ms per request:
+`make bench` measured 288 trivial requests per second on one uvicorn worker
+with Django's classes and 692 with these (Django ticket #37177).
 
 Each class below is Django's own middleware, unchanged in what it checks and
 which headers it sets; it only changes *where* a hook runs. Hooks that do no
