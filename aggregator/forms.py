@@ -2,7 +2,6 @@
 
 from django import forms
 from django.conf import settings
-from django.http import JsonResponse
 
 
 class SayAfterForm(forms.Form):
@@ -48,20 +47,3 @@ class FanOutForm(forms.Form):
     def clean_delay(self):
         delay = self.cleaned_data["delay"]
         return 1.0 if delay is None else delay
-
-
-def invalid_query(form):
-    """A 400 answer naming each bad parameter, what was wrong and what is allowed."""
-    return JsonResponse(
-        {
-            "error": "invalid query parameters",
-            "fields": {
-                name: {
-                    "errors": [str(message) for message in errors],
-                    "allowed": form.fields[name].help_text,
-                }
-                for name, errors in form.errors.items()
-            },
-        },
-        status=400,
-    )

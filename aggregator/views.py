@@ -9,8 +9,10 @@ import time
 
 from django.http import JsonResponse, StreamingHttpResponse
 
+from mysite.forms import invalid_query
+
 from . import upstream
-from .forms import FanOutForm, SayAfterForm, UpstreamForm, invalid_query
+from .forms import FanOutForm, SayAfterForm, UpstreamForm
 
 # -- say-after ----------------------------------------------------------------
 

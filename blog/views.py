@@ -2,13 +2,15 @@
 call sync ORM code from async views."""
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from django.core.paginator import AsyncPaginator, InvalidPage, Paginator
 from django.db import connection
 from django.http import Http404, JsonResponse
 from django.shortcuts import aget_object_or_404, get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from mysite.forms import invalid_query
+
+from .forms import SearchForm
 from .models import Post
 
 PAGE_SIZE = 10
@@ -80,20 +82,10 @@ async def post_detail_inline(request, post_id):
 async def post_search(request):
     """Search published posts for ?q=: PostgreSQL full-text search, or a plain
     match on SQLite. Same view, same query API; Post.objects.search() chooses."""
-    q = request.GET.get("q", "").strip()
-    if not 1 <= len(q) <= settings.BLOG_MAX_QUERY_LENGTH:
-        return JsonResponse(
-            {
-                "error": "invalid query parameters",
-                "fields": {
-                    "q": {
-                        "errors": ["Give a search text." if not q else "Too long."],
-                        "allowed": f"1 to {settings.BLOG_MAX_QUERY_LENGTH} characters",
-                    }
-                },
-            },
-            status=400,
-        )
+    form = SearchForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    q = form.cleaned_data["q"]
     matches = Post.objects.search(q).select_related("author")[:20]
     results = [
         {"id": post.pk, "title": post.title, "author": post.author.name}

@@ -1,0 +1,10 @@
+from django import forms
+from django.conf import settings
+
+
+class SearchForm(forms.Form):
+    # CharField strips spaces, so a blank q is as missing as an empty one.
+    q = forms.CharField(
+        max_length=settings.BLOG_MAX_QUERY_LENGTH,
+        help_text=f"1 to {settings.BLOG_MAX_QUERY_LENGTH} characters",
+    )
