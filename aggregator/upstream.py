@@ -4,19 +4,33 @@ Every call has a connect and a read timeout, and every fan-out a total
 deadline (settings AGGREGATOR_*), so no answer can wait on a hung upstream for
 longer than that. A failed call never raises: it becomes an error entry in the
 results, in task order, so a view can always answer JSON.
+
+Every fan-out is bounded, whoever asks and however many ask at once:
+- the async fan-outs take one of AGGREGATOR_MAX_IN_FLIGHT slots per call, the
+  size of the shared client's connection pool, so a call over the bound waits
+  on a semaphore (free to cancel) and never in the client's own queue;
+- the thread-pool fan-out runs its calls on one process-wide pool of
+  AGGREGATOR_THREADS workers, never a thread per call;
+- the sync loops make one call at a time.
+
+The HTTP client is httpx2, the maintained continuation of httpx with the same
+API. httpx 0.28 / httpcore 1.0 (unmaintained since 2025) spend quadratic time
+re-assigning their queue on every cancelled call: a hundred clients hanging up
+on fan-outs kept the event loop at 100% CPU for minutes (README, "Clients that
+give up").
 """
 
 import asyncio
 import contextlib
 import functools
 import ipaddress
+import threading
 import time
 import weakref
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import wait as wait_for_futures
 from dataclasses import dataclass, field
 
-import httpx
+import httpx2
 import requests
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
@@ -63,11 +77,11 @@ def this_server(request, url_name):
 def tls():
     """One TLS context for every client: building one reads the whole CA bundle,
     about 20 ms, which a client per request would otherwise pay each time."""
-    return httpx.create_ssl_context()
+    return httpx2.create_ssl_context()
 
 
 def timeout(read=None):
-    return httpx.Timeout(
+    return httpx2.Timeout(
         settings.AGGREGATOR_READ_TIMEOUT if read is None else read,
         connect=settings.AGGREGATOR_CONNECT_TIMEOUT,
     )
@@ -94,49 +108,78 @@ def deadline_passed(task_id):
     return error(task_id, f"timeout: not done within {settings.AGGREGATOR_DEADLINE} s")
 
 
-# -- async: one shared client per event loop ---------------------------------
+# -- async: one shared, bounded client per event loop ---------------------------
 
-_clients = weakref.WeakKeyDictionary()
+
+@dataclass
+class Bounded:
+    """An AsyncClient and as many slots as its pool has connections."""
+
+    client: httpx2.AsyncClient
+    slots: asyncio.Semaphore
+
+
+_shared = weakref.WeakKeyDictionary()  # event loop -> Bounded
 
 
 def async_client(request):
-    """The AsyncClient for this request, as an async context manager.
+    """The bounded AsyncClient for this request, as an async context manager.
 
     Under ASGI the event loop lives as long as the server, so one client per
-    loop is kept and reused: its connection pool is the point of sharing it.
-    Under WSGI, Django runs each async view in a one-off event loop; a client
-    kept from an earlier loop would fail with "Event loop is closed", so each
-    request gets its own client, closed when the fan-out ends.
+    loop is kept and reused: its connection pool, and the bound on calls in
+    flight, are the point of sharing it. Under WSGI, Django runs each async
+    view in a one-off event loop; a client kept from an earlier loop would fail
+    with "Event loop is closed", so each request gets its own client, closed
+    when the fan-out ends.
     """
     if not isinstance(request, ASGIRequest):
         return new_async_client()
     loop = asyncio.get_running_loop()
-    if loop not in _clients:
-        _clients[loop] = new_async_client()
+    if loop not in _shared:
+        _shared[loop] = bounded(httpx2.AsyncClient(**client_options()))
     # Borrowed, not owned: leaving the `async with` must not close it.
-    return contextlib.nullcontext(_clients[loop])
+    return contextlib.nullcontext(_shared[loop])
 
 
-def new_async_client():
-    limits = httpx.Limits(max_connections=settings.AGGREGATOR_MAX_CONNECTIONS)
-    return httpx.AsyncClient(timeout=timeout(), limits=limits, verify=tls())
+@contextlib.asynccontextmanager
+async def new_async_client():
+    async with httpx2.AsyncClient(**client_options()) as client:
+        yield bounded(client)
 
 
-async def fetch_async(client, upstream, task_id, delay):
+def client_options():
+    limits = httpx2.Limits(max_connections=settings.AGGREGATOR_MAX_IN_FLIGHT)
+    return {"timeout": timeout(), "limits": limits, "verify": tls()}
+
+
+def bounded(client):
+    return Bounded(client, asyncio.Semaphore(settings.AGGREGATOR_MAX_IN_FLIGHT))
+
+
+async def close_clients():
+    """Close the shared client of the running loop: the server is stopping."""
+    shared = _shared.pop(asyncio.get_running_loop(), None)
+    if shared is not None:
+        await shared.client.aclose()
+
+
+async def fetch_async(shared, upstream, task_id, delay):
     try:
-        response = await client.get(
-            upstream.url,
-            params={"task_id": task_id, "delay": delay},
-            headers=upstream.headers,
-        )
-    except httpx.TimeoutException:
+        # Past the bound, wait here: a queue that cancelling empties for free.
+        async with shared.slots:
+            response = await shared.client.get(
+                upstream.url,
+                params={"task_id": task_id, "delay": delay},
+                headers=upstream.headers,
+            )
+    except httpx2.TimeoutException:
         return error(task_id, "timeout: the upstream did not answer in time")
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         return error(task_id, f"upstream unreachable: {exc.__class__.__name__}")
     return read_answer(task_id, response)
 
 
-async def as_completed(client, upstream, n, delay):
+async def as_completed(shared, upstream, n, delay):
     """Yield each task's entry the moment it is done; at the deadline, give up.
 
     Tasks still running at the deadline, or when the consumer goes away (a
@@ -145,7 +188,7 @@ async def as_completed(client, upstream, n, delay):
     loop = asyncio.get_running_loop()
     deadline = loop.time() + settings.AGGREGATOR_DEADLINE
     tasks = {
-        asyncio.ensure_future(fetch_async(client, upstream, task_id, delay)): task_id
+        asyncio.ensure_future(fetch_async(shared, upstream, task_id, delay)): task_id
         for task_id in range(n)
     }
     pending = set(tasks)
@@ -171,12 +214,12 @@ async def as_completed(client, upstream, n, delay):
 
 async def gather(request, upstream, n, delay):
     """All n calls at once on the shared client; results in task order."""
-    async with async_client(request) as client:
-        results = [entry async for entry in as_completed(client, upstream, n, delay)]
+    async with async_client(request) as shared:
+        results = [entry async for entry in as_completed(shared, upstream, n, delay)]
     return sorted(results, key=lambda entry: entry["task_id"])
 
 
-# -- sync: one call after another, or a thread each ---------------------------
+# -- sync: one call after another, or on the shared thread pool -----------------
 
 
 def remaining(started):
@@ -194,27 +237,43 @@ def fetch_httpx(client, upstream, task_id, delay, started):
             headers=upstream.headers,
             timeout=timeout(read=min(settings.AGGREGATOR_READ_TIMEOUT, left)),
         )
-    except httpx.TimeoutException:
+    except httpx2.TimeoutException:
         return error(task_id, "timeout: the upstream did not answer in time")
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         return error(task_id, f"upstream unreachable: {exc.__class__.__name__}")
     return read_answer(task_id, response)
 
 
-def loop_httpx(upstream, n, delay):
-    """One httpx call after another: the time is the sum of the delays."""
+def gone_away(task_id):
+    return error(task_id, "cancelled: the client went away")
+
+
+def loop_httpx(upstream, n, delay, gone=None):
+    """One httpx2 call after another: the time is the sum of the delays.
+
+    `gone`, a threading.Event set when the client hangs up, stops the loop
+    between calls: a sync view cannot be cancelled, but it can stop early.
+    """
     started = time.monotonic()
-    with httpx.Client(verify=tls()) as client:
-        return [fetch_httpx(client, upstream, i, delay, started) for i in range(n)]
+    with httpx2.Client(verify=tls()) as client:
+        return [
+            gone_away(i)
+            if gone and gone.is_set()
+            else fetch_httpx(client, upstream, i, delay, started)
+            for i in range(n)
+        ]
 
 
-def loop_requests(upstream, n, delay):
+def loop_requests(upstream, n, delay, gone=None):
     """The same loop with requests, the library most sync code already uses."""
     started = time.monotonic()
     results = []
     with requests.Session() as session:
         for task_id in range(n):
             left = remaining(started)
+            if gone and gone.is_set():
+                results.append(gone_away(task_id))
+                continue
             if left <= 0:
                 results.append(deadline_passed(task_id))
                 continue
@@ -238,20 +297,67 @@ def loop_requests(upstream, n, delay):
     return results
 
 
-def thread_pool(upstream, n, delay):
-    """Each call in a thread of a pool: concurrent, at a thread per call."""
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def shared_pool():
+    """The process's one thread pool for fan-outs, and a client for its threads.
+
+    Built on first use, under a lock (a hundred requests may arrive at once),
+    and kept: AGGREGATOR_THREADS workers serve every request's calls, so a
+    hundred requests of a hundred calls each still use that many threads, not
+    ten thousand. httpx2.Client is safe to share between threads.
+    """
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            size = settings.AGGREGATOR_THREADS
+            pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix="fan-out")
+            limits = httpx2.Limits(max_connections=size)
+            _pool = pool, httpx2.Client(limits=limits, verify=tls())
+        return _pool
+
+
+def thread_pool(upstream, n, delay, gone=None):
+    """Each call on the shared pool: concurrent up to AGGREGATOR_THREADS calls.
+
+    At the deadline, or as soon as the client goes away (`gone`), the calls
+    that have not started are withdrawn; those running end by their own read
+    timeout, which never runs past the deadline.
+    """
     started = time.monotonic()
-    limits = httpx.Limits(max_connections=n)
-    with httpx.Client(limits=limits, verify=tls()) as client:
-        pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="fan-out")
-        futures = [
-            pool.submit(fetch_httpx, client, upstream, i, delay, started)
-            for i in range(n)
-        ]
-        wait_for_futures(futures, timeout=max(remaining(started), 0))
-        # Each thread's own read timeout ends it by the deadline; don't wait.
-        pool.shutdown(wait=False, cancel_futures=True)
-        return [
-            future.result() if future.done() else deadline_passed(task_id)
-            for task_id, future in enumerate(futures)
-        ]
+    pool, client = shared_pool()
+    futures = [
+        pool.submit(fetch_httpx, client, upstream, i, delay, started) for i in range(n)
+    ]
+    all_done = countdown(futures)
+    # Wake every 0.2 s to notice a client that went away.
+    while not all_done.wait(timeout=max(min(remaining(started), 0.2), 0)):
+        if remaining(started) <= 0 or (gone and gone.is_set()):
+            break
+    for future in futures:
+        future.cancel()
+    stopped = gone_away if gone and gone.is_set() else deadline_passed
+    return [
+        future.result() if future.done() and not future.cancelled() else stopped(i)
+        for i, future in enumerate(futures)
+    ]
+
+
+def countdown(futures):
+    """An Event set once every future is done: one wake-up, not a poll of each."""
+    all_done = threading.Event()
+    left = len(futures)
+    lock = threading.Lock()
+
+    def one_done(_future):
+        nonlocal left
+        with lock:
+            left -= 1
+            if left == 0:
+                all_done.set()
+
+    for future in futures:
+        future.add_done_callback(one_done)
+    return all_done

@@ -95,7 +95,7 @@ def fan_out_answer(variant, form, started, results):
 
 
 async def fan_out_async(request):
-    """All n calls at once with a shared httpx.AsyncClient.
+    """All n calls at once with a shared httpx2.AsyncClient.
 
     The total time is that of the slowest call, not the sum: the reason to
     write an async view. No thread is held while the calls are in flight.
@@ -110,7 +110,7 @@ async def fan_out_async(request):
 
 
 def fan_out_sync(request):
-    """The same n calls one after another with httpx.Client.
+    """The same n calls one after another with httpx2.Client.
 
     The time is the sum of the calls. Simple and fine for one or two calls;
     for ten it is ten times the wait.
@@ -119,25 +119,31 @@ def fan_out_sync(request):
 
 
 def fan_out_requests(request):
-    """The sync loop with requests (seed 004's starting point): as slow as httpx's."""
+    """The sync loop with requests (seed 004's starting point): as slow as httpx2's."""
     return sync_fan_out(request, "requests", upstream.loop_requests)
 
 
 def fan_out_threads(request):
-    """The calls on a thread pool: concurrent like async, at a thread per call.
+    """The calls on the process's shared thread pool: concurrent like async.
 
-    The sync way to overlap I/O; it works, but each call costs a thread.
+    The sync way to overlap I/O. Every request shares AGGREGATOR_THREADS
+    workers, so the calls in flight are bounded, and each costs a thread.
     """
     return sync_fan_out(request, "threads", upstream.thread_pool)
 
 
 def sync_fan_out(request, variant, fan_out):
-    """The sync variants' shared body: validate, call `fan_out`, answer."""
+    """The sync variants' shared body: validate, call `fan_out`, answer.
+
+    Under ASGI, `client_gone` (set by mysite/asgi.py when the client hangs up)
+    lets the fan-out stop early: nothing can interrupt a sync view's thread.
+    """
     started = time.monotonic()
     form = FanOutForm(request.GET)
     if not form.is_valid():
         return invalid_query(form)
-    results = fan_out(upstream.upstream_for(request), **form.cleaned_data)
+    gone = getattr(request, "scope", {}).get("client_gone")
+    results = fan_out(upstream.upstream_for(request), **form.cleaned_data, gone=gone)
     return fan_out_answer(variant, form, started, results)
 
 
@@ -154,9 +160,9 @@ async def fan_out_stream(request):
 
     async def lines():
         errors = 0
-        async with upstream.async_client(request) as client:
+        async with upstream.async_client(request) as shared:
             async for entry in upstream.as_completed(
-                client, target, **form.cleaned_data
+                shared, target, **form.cleaned_data
             ):
                 errors += "error" in entry
                 yield json.dumps(entry) + "\n"

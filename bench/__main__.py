@@ -6,6 +6,7 @@ text, markdown and CSV plus a PNG chart into a results folder.
 """
 
 import argparse
+import asyncio
 import datetime
 import platform
 import resource
@@ -13,7 +14,7 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
-from . import load, report
+from . import load, report, storm
 from .plan import CONFIGS, CPUS, NAMES, workloads
 from .sampler import PeakSampler
 from .servers import BASE_DIR, command_for, free_port, serve, started
@@ -21,6 +22,10 @@ from .servers import BASE_DIR, command_for, free_port, serve, started
 # The load generator is trusted only while the bare ASGI app, at the largest
 # flood, answers within this share of the delay.
 GENERATOR_BAR = 0.05
+# The abandoned fan-outs: the clients hang up after this long, then this
+# request must be answered again.
+ABANDON_AFTER = 0.5
+PROBE = "/api/say-after?delay=0&word=hello"
 
 
 def parse_args(argv):
@@ -80,6 +85,25 @@ class Progress:
         sys.stderr.flush()
 
 
+def abandoned(url, workload, patience):
+    """The storm, then the seconds until a trivial request is answered again."""
+    finished, seconds = asyncio.run(
+        storm.storm(
+            url + workload.path,
+            url + PROBE,
+            clients=workload.concurrency,
+            after=ABANDON_AFTER,
+            patience=patience,
+        )
+    )
+    row = {"recovery": seconds}
+    if seconds is None:
+        row["note"] = f"no answer within {patience} s"
+    if finished:
+        row["note"] = f"{finished} finished before the hang-up"
+    return row
+
+
 def main(argv=None):
     args = parse_args(argv)
     quick = args.quick
@@ -127,6 +151,10 @@ def main(argv=None):
                         rows.append(row)
                         continue
                     load.run(url + workload.warmup_path, concurrency=1, requests=1)
+                    if workload.kind == "abandon":
+                        row.update(abandoned(url, workload, min(patience, 30)))
+                        rows.append(row)
+                        continue
                     with PeakSampler(process.pid) as peak:
                         outcome = load.run(
                             url + workload.path,

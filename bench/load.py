@@ -30,6 +30,12 @@ class Outcome:
 
 async def fetch(host, port, request):
     """One request; its status and the seconds until the answer was read whole."""
+    status, seconds, _ = await fetch_body(host, port, request)
+    return status, seconds
+
+
+async def fetch_body(host, port, request):
+    """One request: its status, the seconds it took, and the body's bytes."""
     started = time.perf_counter()
     reader, writer = await asyncio.open_connection(host, port)
     try:
@@ -38,19 +44,32 @@ async def fetch(host, port, request):
     finally:
         writer.close()
     status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/") else 0
-    return status, time.perf_counter() - started
+    return status, time.perf_counter() - started, answer.partition(b"\r\n\r\n")[2]
+
+
+def request_for(url):
+    """The bytes of a GET of `url`, closing the connection after the answer."""
+    parts = urlsplit(url)
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    return parts, (
+        f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        "User-Agent: bench\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+
+async def get_all(url, count):
+    """`count` concurrent GETs of `url`: (status, seconds, body) for each."""
+    parts, request = request_for(url)
+    return await asyncio.gather(
+        *(fetch_body(parts.hostname, parts.port, request) for _ in range(count))
+    )
 
 
 async def load(url, *, concurrency, requests=None, duration=None, patience=60):
     """`requests` GETs of `url`, `concurrency` at a time (like ab -c -n), or as many
     as fit in `duration` seconds. A request not answered within `patience`
     seconds counts as failed."""
-    parts = urlsplit(url)
-    path = parts.path + (f"?{parts.query}" if parts.query else "")
-    request = (
-        f"GET {path} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
-        "User-Agent: bench\r\nAccept: */*\r\nConnection: close\r\n\r\n"
-    ).encode()
+    parts, request = request_for(url)
     outcome = Outcome()
     remaining = requests
     started = time.perf_counter()

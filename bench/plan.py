@@ -87,6 +87,9 @@ class Workload:
     duration: float | None = None
     floor: float = 0.0  # the least a request can take: its delay
     raw: bool = False  # also run against the raw ASGI app
+    # "load": time every request; "abandon": the clients hang up after 0.5 s,
+    # then time how long the server takes to answer a trivial request again.
+    kind: str = "load"
 
     @property
     def warmup_path(self):
@@ -110,6 +113,7 @@ def workloads(quick=False):
     readers = 3 if quick else 10
     say = f"delay={delay}&word=hello"
     fan_out = f"n={tasks}&delay={task_delay}"
+    storm = "n=5&delay=1" if quick else "n=20&delay=3"
     plan = [
         Workload(f"say-after async x{flood}", f"/api/say-after?{say}", flood, flood,
                  floor=delay, raw=True),
@@ -128,5 +132,8 @@ def workloads(quick=False):
                  readers, readers, floor=tasks * task_delay),
         Workload("throughput delay 0", "/api/say-after?delay=0&word=hello", 50,
                  duration=0.5 if quick else 10, raw=True),
+        # Last: a server that cannot cancel (WSGI) stays busy with it for long.
+        Workload(f"abandoned fan-outs x{flood}", f"/aggregator/async/?{storm}",
+                 flood, flood, kind="abandon"),
     ]  # fmt: skip
     return plan

@@ -16,6 +16,7 @@ COLUMNS = [
     ("rps", "req/s"),
     ("rss", "peak RSS MiB"),
     ("threads", "peak threads"),
+    ("recovery", "answers again after s"),
 ]
 
 
@@ -44,6 +45,8 @@ def cell(row, key):
     value = row.get(key)
     if value is None:
         return "-"
+    if key == "recovery":
+        return f"{value:.2f}"
     if isinstance(value, float):
         return f"{value:.1f}" if key in ("rps", "rss") else f"{value:.0f}"
     return str(value)
@@ -121,10 +124,18 @@ def write_chart(rows, path, title):
     for axis, (workload, group) in zip(axes, groups.items(), strict=True):
         positions = list(range(len(group)))
         labels = [
-            row["config"] + ("" if row.get("max") is not None else " (skipped)")
+            row["config"] + (" (skipped)" if row["note"].startswith("skipped") else "")
             for row in group
         ]
-        if group[0]["floor"]:
+        if any("recovery" in row for row in group):
+            # None: it never answered within the bench's patience.
+            waits = [row.get("recovery") for row in group]
+            measured = [(i, w) for i, w in zip(positions, waits, strict=True)
+                        if w is not None]  # fmt: skip
+            axis.barh([i for i, _ in measured], [w for _, w in measured],
+                      color="#8172b2")  # fmt: skip
+            axis.set_xlabel("seconds until the server answers again")
+        elif group[0]["floor"]:
             measured = [(i, row) for i, row in zip(positions, group, strict=True)
                         if row.get("max") is not None]  # fmt: skip
             places = [i for i, _ in measured]

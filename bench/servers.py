@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -41,6 +41,7 @@ COMMANDS = {
     ],
 }  # fmt: skip
 DJANGO_SERVERS = [name for name in COMMANDS if name != "raw-asgi"]
+ASGI_SERVERS = ["runserver", "uvicorn", "daphne", "gunicorn-uvicorn"]
 
 # Production-like: DEBUG off, plain HTTP on loopback.
 PRODUCTION_ENV = {
@@ -94,11 +95,19 @@ def started(command, url, *, env=None, ready_path="/healthz", timeout=30):
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        process.log = log  # read it with output(process)
         try:
             _wait_until_ready(process, url + ready_path, timeout, log)
             yield process
         finally:
             _stop(process)
+
+
+def output(process):
+    """What a started() server has printed so far."""
+    # pread leaves the file offset alone: the server writes at that same offset.
+    size = os.fstat(process.log.fileno()).st_size
+    return os.pread(process.log.fileno(), size, 0).decode(errors="replace")
 
 
 def _wait_until_ready(process, url, timeout, log):
@@ -107,9 +116,9 @@ def _wait_until_ready(process, url, timeout, log):
         if process.poll() is not None:
             break
         try:
-            if httpx.get(url, timeout=1).status_code < 500:
+            if httpx2.get(url, timeout=1).status_code < 500:
                 return
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             pass
         time.sleep(0.1)
     log.seek(0)

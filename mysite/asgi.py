@@ -1,11 +1,19 @@
 """ASGI entry point: `uvicorn mysite.asgi:application`, daphne, runserver.
 
 Static files are answered by ServeStatic before Django is reached, so a request
-for /static/... costs no middleware and no view; every other path goes straight
-to Django's ASGI handler.
+for /static/... costs no middleware and no view. Around the site, two things
+Django's ASGI handler leaves out:
+
+- the lifespan protocol: at shutdown the fan-out's shared HTTP clients are
+  closed, and uvicorn no longer logs that lifespan "appears unsupported";
+- a hang-up event: each HTTP request's scope carries a threading.Event,
+  `client_gone`, set when the client disconnects. Django cancels an async view
+  then, but cannot interrupt a sync view running in its thread; with the
+  event, a long sync view (the thread-pool fan-out) can stop early.
 """
 
 import os
+import threading
 
 from django.conf import settings
 from django.core.asgi import get_asgi_application
@@ -14,6 +22,41 @@ from servestatic import ServeStaticASGI
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
 
 django_application = get_asgi_application()
-application = ServeStaticASGI(
+site = ServeStaticASGI(
     django_application, root=settings.STATIC_ROOT, prefix=settings.STATIC_URL
 )
+
+from aggregator import upstream  # noqa: E402 -- needs the apps loaded above
+
+
+async def application(scope, receive, send):
+    if scope["type"] == "lifespan":
+        await lifespan(receive, send)
+        return
+    if scope["type"] == "http":
+        scope, receive = watch_for_hang_up(scope, receive)
+    await site(scope, receive, send)
+
+
+async def lifespan(receive, send):
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await upstream.close_clients()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def watch_for_hang_up(scope, receive):
+    """The scope with a `client_gone` event, and a receive() that sets it."""
+    gone = threading.Event()
+
+    async def receive_and_watch():
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+        return message
+
+    return {**scope, "client_gone": gone}, receive_and_watch

@@ -194,7 +194,12 @@ AGGREGATOR_CONNECT_TIMEOUT = float(os.environ.get("AGGREGATOR_CONNECT_TIMEOUT", 
 AGGREGATOR_READ_TIMEOUT = float(os.environ.get("AGGREGATOR_READ_TIMEOUT", 10))
 # No fan-out answer takes longer than this, however many calls hang.
 AGGREGATOR_DEADLINE = float(os.environ.get("AGGREGATOR_DEADLINE", 10))
-AGGREGATOR_MAX_CONNECTIONS = 100
+# Calls in flight at once per process (per event loop) for the async fan-outs:
+# the shared client's pool size. Calls past it wait their turn, within their
+# request's deadline, on a semaphore that costs nothing to cancel.
+AGGREGATOR_MAX_IN_FLIGHT = int(os.environ.get("AGGREGATOR_MAX_IN_FLIGHT", 100))
+# Workers of the one thread pool that every thread-pool fan-out shares.
+AGGREGATOR_THREADS = int(os.environ.get("AGGREGATOR_THREADS", 32))
 AGGREGATOR_MAX_TASKS = 100
 AGGREGATOR_MAX_DELAY = 10
 

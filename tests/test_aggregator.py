@@ -2,8 +2,11 @@
 
 import asyncio
 import json
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
@@ -11,6 +14,7 @@ from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.urls import reverse
 
 from aggregator import upstream
+from mysite import asgi
 from tests.upstreams import FakeUpstream, closed_port_url
 
 VARIANTS = ["async", "sync", "requests", "threads"]
@@ -165,20 +169,88 @@ class SharedClientTests(FakeUpstreamTestCase):
         url = reverse("aggregator:fan_out_async") + "?n=2&delay=0"
         with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
             first = await self.async_client.get(url)
-            client = upstream._clients[asyncio.get_running_loop()]
+            client = upstream._shared[asyncio.get_running_loop()].client
             second = await self.async_client.get(url)
         self.assertEqual([first.status_code, second.status_code], [200, 200])
-        self.assertIs(upstream._clients[asyncio.get_running_loop()], client)
+        self.assertIs(upstream._shared[asyncio.get_running_loop()].client, client)
         self.assertFalse(client.is_closed)
 
     def test_wsgi_requests_get_a_client_each(self):
         """Under WSGI each async view runs in a new event loop; each gets its own
         client, so back-to-back requests never hit "Event loop is closed"."""
-        before = len(upstream._clients)
+        before = len(upstream._shared)
         for _ in range(3):
             response, _ = self.fan_out("async", "/json", "?n=2&delay=0")
             self.assertEqual(response.json()["errors"], 0)
-        self.assertEqual(len(upstream._clients), before)
+        self.assertEqual(len(upstream._shared), before)
+
+    async def test_lifespan_shutdown_closes_the_shared_client(self):
+        """The ASGI lifespan's shutdown closes this loop's client and forgets it."""
+        url = reverse("aggregator:fan_out_async") + "?n=1&delay=0"
+        with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
+            await self.async_client.get(url)
+        client = upstream._shared[asyncio.get_running_loop()].client
+        messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
+        sent = []
+
+        async def receive():
+            return next(messages)
+
+        async def send(message):
+            sent.append(message["type"])
+
+        await asgi.application({"type": "lifespan"}, receive, send)
+        self.assertEqual(
+            sent, ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+        )
+        self.assertTrue(client.is_closed)
+        self.assertNotIn(asyncio.get_running_loop(), upstream._shared)
+
+
+class SharedThreadPoolTests(FakeUpstreamTestCase):
+    def test_concurrent_first_requests_build_one_pool(self):
+        """Twenty threads asking for the pool at once all get the same one."""
+        with ThreadPoolExecutor(20) as askers:
+            pools = list(askers.map(lambda _: upstream.shared_pool(), range(20)))
+        self.assertEqual({id(pool) for pool in pools}, {id(upstream.shared_pool())})
+
+    def test_a_client_that_went_away_stops_every_sync_fan_out(self):
+        """With the hang-up event set, each sync way returns at once, calling nothing."""
+        gone = threading.Event()
+        gone.set()
+        target = upstream.Upstream(self.upstream.url + "/hang")
+        for fan_out in (
+            upstream.loop_httpx,
+            upstream.loop_requests,
+            upstream.thread_pool,
+        ):
+            with self.subTest(fan_out.__name__):
+                started = time.monotonic()
+                results = fan_out(target, 5, 1, gone=gone)
+                self.assertLess(time.monotonic() - started, 0.5)
+                self.assertEqual(
+                    {entry["error"] for entry in results},
+                    {"cancelled: the client went away"},
+                )
+
+    def test_hang_up_mid_fan_out_withdraws_the_calls_not_started(self):
+        """A hang-up 0.3 s into a thread-pool fan-out of 100 one-second calls
+        answers within 0.6 s, and the calls still queued never reach the
+        upstream: at most one per worker of the pool was made."""
+        gone = threading.Event()
+        threading.Timer(0.3, gone.set).start()
+        target = upstream.Upstream(self.upstream.url + "/json")
+        calls_before = self.upstream.calls
+        started = time.monotonic()
+        results = upstream.thread_pool(target, 100, 1, gone=gone)
+        self.assertLess(time.monotonic() - started, 0.6)
+        self.assertEqual(
+            [entry["error"] for entry in results],
+            ["cancelled: the client went away"] * 100,
+        )
+        self.upstream.wait_for(lambda: self.upstream.in_flight == 0, timeout=3)
+        made = self.upstream.calls - calls_before
+        self.assertTrue(0 < made <= settings.AGGREGATOR_THREADS, made)
 
 
 class CancellationTests(FakeUpstreamTestCase):

@@ -4,7 +4,7 @@ import asyncio
 import json
 import time
 
-import httpx
+import httpx2
 import pytest
 
 from bench.servers import serve
@@ -27,7 +27,7 @@ def fake_upstream():
 
 def get(url, **kwargs):
     started = time.monotonic()
-    response = httpx.get(url, timeout=30, **kwargs)
+    response = httpx2.get(url, timeout=30, **kwargs)
     return response, time.monotonic() - started
 
 
@@ -50,7 +50,9 @@ def test_stream_sends_the_first_result_before_the_slowest_ends(fake_upstream):
     with serve("uvicorn", env=env) as url:
         started = time.monotonic()
         arrivals = []
-        with httpx.stream("GET", f"{url}/aggregator/stream/?n=5", timeout=30) as stream:
+        with httpx2.stream(
+            "GET", f"{url}/aggregator/stream/?n=5", timeout=30
+        ) as stream:
             for line in stream.iter_lines():
                 arrivals.append((time.monotonic() - started, json.loads(line)))
     first_at, first = arrivals[0]

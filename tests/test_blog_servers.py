@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-import httpx
+import httpx2
 import pytest
 
 from bench.servers import BASE_DIR, PRODUCTION_ENV, serve
@@ -32,8 +32,8 @@ def server_database(tmp_path_factory):
 
 
 async def like_concurrently(url, count):
-    limits = httpx.Limits(max_connections=count)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+    limits = httpx2.Limits(max_connections=count)
+    async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
         before = (await client.get("/api/blog/1")).json()["likes"]
         responses = await asyncio.gather(
             *(client.post("/api/blog/1/like") for _ in range(count))

@@ -7,7 +7,7 @@ import subprocess
 import sys
 import tempfile
 
-import httpx
+import httpx2
 from django.test import SimpleTestCase
 
 from bench.servers import BASE_DIR, free_port, running
@@ -77,11 +77,11 @@ class DockerfileTests(SimpleTestCase):
                 self.assertEqual(health.returncode, 0)
 
                 seed = url + "/api/say-after?delay=0&word=hello"
-                behind_tls = httpx.get(seed, headers={"X-Forwarded-Proto": "https"})
+                behind_tls = httpx2.get(seed, headers={"X-Forwarded-Proto": "https"})
                 self.assertEqual(behind_tls.json(), {"saying": "hello"})
                 self.assertIn(
                     "max-age=", behind_tls.headers["Strict-Transport-Security"]
                 )
-                plain = httpx.get(seed)
+                plain = httpx2.get(seed)
                 self.assertEqual(plain.status_code, 301)
                 self.assertTrue(plain.headers["Location"].startswith("https://"))

@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-import httpx
+import httpx2
 import pytest
 
 from bench.servers import DJANGO_SERVERS, PRODUCTION_ENV, free_port, running, serve
@@ -13,8 +13,8 @@ SAY_AFTER = "/api/say-after?delay=0&word=hello"
 
 async def timed_gets(base_url, path, count):
     """`count` concurrent GETs of `path`; the responses and the seconds they took."""
-    limits = httpx.Limits(max_connections=count)
-    async with httpx.AsyncClient(
+    limits = httpx2.Limits(max_connections=count)
+    async with httpx2.AsyncClient(
         base_url=base_url, limits=limits, timeout=30
     ) as client:
         started = time.monotonic()
@@ -26,25 +26,25 @@ async def timed_gets(base_url, path, count):
 def test_server_serves_the_site(server):
     """Each server answers the index, the seed's URL, a plain view and static files."""
     with serve(server) as url:
-        index = httpx.get(url + "/")
+        index = httpx2.get(url + "/")
         assert index.status_code == 200
         assert "/api/say-after" in index.text
 
-        assert httpx.get(url + SAY_AFTER).json() == {"saying": "hello"}
-        plain = httpx.get(url + "/aggregator/say-after/async/?delay=0&word=hi")
+        assert httpx2.get(url + SAY_AFTER).json() == {"saying": "hello"}
+        plain = httpx2.get(url + "/aggregator/say-after/async/?delay=0&word=hi")
         assert plain.json() == {"saying": "hi"}
-        bad = httpx.get(url + "/api/say-after?delay=-1&word=hello")
+        bad = httpx2.get(url + "/api/say-after?delay=-1&word=hello")
         assert bad.status_code == 422
         # The fan-out's default upstream is this same server, wherever it listens.
-        fan_out = httpx.get(url + "/aggregator/async/?n=3&delay=0", timeout=15)
+        fan_out = httpx2.get(url + "/aggregator/async/?n=3&delay=0", timeout=15)
         assert (fan_out.status_code, fan_out.json()["errors"]) == (200, 0)
 
-        docs = httpx.get(url + "/api/docs")
+        docs = httpx2.get(url + "/api/docs")
         assert docs.status_code == 200
-        css = httpx.get(url + "/static/ninja/swagger-ui.css")
+        css = httpx2.get(url + "/static/ninja/swagger-ui.css")
         assert css.status_code == 200
         assert css.headers["content-type"].startswith("text/css")
-        admin_css = httpx.get(url + "/static/admin/css/base.css")
+        admin_css = httpx2.get(url + "/static/admin/css/base.css")
         assert admin_css.status_code == 200
 
 
@@ -78,7 +78,7 @@ def test_make_run_serves_asgi():
     development = dict.fromkeys(PRODUCTION_ENV)  # None: unset each variable
     command = ["make", "-s", "run", f"PORT={port}"]
     with running(command, url, env=development, timeout=120):
-        index = httpx.get(url + "/")
+        index = httpx2.get(url + "/")
         assert index.status_code == 200
         assert index.headers["server"] == "daphne"
-        assert httpx.get(url + SAY_AFTER).json() == {"saying": "hello"}
+        assert httpx2.get(url + SAY_AFTER).json() == {"saying": "hello"}

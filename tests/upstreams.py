@@ -1,6 +1,7 @@
 """Upstream services for the fan-out tests, each a real listener on loopback.
 
-`FakeUpstream` answers by path: /json (a JSON echo after `delay` seconds),
+`FakeUpstream` answers by path: /json (a JSON echo after `delay` seconds,
+counting them: `calls`, `in_flight` and `most_in_flight`),
 /stagger (the same, after task_id x 0.3 s), /fail (HTTP 500), /flaky (500 for
 odd task ids), /text (200, not JSON) and /hang (accepts, never answers, and
 records when the caller hangs up).
@@ -15,13 +16,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 
+class Server(ThreadingHTTPServer):
+    # The default listen backlog of 5 would make a burst of callers wait for
+    # the kernel to retry their connections, a second or more each.
+    request_queue_size = 1024
+
+
 class FakeUpstream:
     def __init__(self):
         self.hanging = 0  # requests to /hang still open
         self.hung_up = 0  # requests to /hang the caller closed
+        self.in_flight = 0  # calls being answered now
+        self.most_in_flight = 0  # the most at once, ever
+        self.calls = 0  # calls to /json begun, ever
         self.lock = threading.Lock()
         self.stopping = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler_class())
+        self.server = Server(("127.0.0.1", 0), self.handler_class())
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_port}"
 
@@ -62,7 +72,17 @@ class FakeUpstream:
                 delay = float(query.get("delay", 0))
                 if url.path == "/stagger":
                     delay = task_id * 0.3
-                time.sleep(delay)
+                with upstream.lock:
+                    upstream.calls += 1
+                    upstream.in_flight += 1
+                    upstream.most_in_flight = max(
+                        upstream.most_in_flight, upstream.in_flight
+                    )
+                try:
+                    time.sleep(delay)
+                finally:
+                    with upstream.lock:
+                        upstream.in_flight -= 1
                 body = json.dumps({"task_id": task_id, "delay": delay}).encode()
                 self.answer(200, body, "application/json")
 
