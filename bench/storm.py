@@ -185,7 +185,9 @@ def main(argv=None):
         )
         threads = "/".join(str(count) for count in row["threads"])
         stop = (
-            f"{row['stop']:.2f}" if row["stop"] is not None else f"> {args.patience:.0f}"
+            f"{row['stop']:.2f}"
+            if row["stop"] is not None
+            else f"> {args.patience:.0f}"
         )
         print(
             f"{variant:<9} {slowest:>18}   {threads:>29}   "

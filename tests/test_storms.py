@@ -108,7 +108,7 @@ def test_a_thousand_fan_outs_at_once_all_answer_by_the_deadline():
     assert {status for status, _, _ in answers} <= {200, 504}
     assert max(seconds for _, seconds, _ in answers) < 5 + 3
     bodies = [json.loads(body) for _, _, body in answers]
-    assert max(body["elapsed"] for body in bodies) < 5 + 0.5
+    assert max(body["elapsed"] for body in bodies) < 5 + 1
     entries = [entry for body in bodies for entry in body["results"]]
     errors = {entry["error"] for entry in entries if "error" in entry}
     assert errors <= {"timeout: not done within 5.0 s"}

@@ -18,7 +18,7 @@ TOPICS = [
     ("asyncio", "The event loop runs one coroutine at a time and switches at await."),
     ("threads", "A thread per request is simple, and costs memory and switches."),
     ("the ORM", "Querysets are lazy; async for and aget run them without blocking."),
-    ("httpx", "One AsyncClient with a connection pool serves many calls at once."),
+    ("httpx2", "One AsyncClient with a connection pool serves many calls at once."),
     ("deadlines", "Every outbound call needs a timeout, and every fan-out a deadline."),
     ("streaming", "A streaming response sends each piece as soon as it is ready."),
     ("transactions", "A transaction is one sync function run through sync_to_async."),
