@@ -48,11 +48,12 @@ CONFIGS = [
     ),
     Config("uvicorn", "uvicorn", (), "uvicorn, 1 worker"),
     Config(
-        "uvicorn-stock-middleware",
+        "uvicorn-stock",
         "uvicorn",
         (),
-        "uvicorn, 1 worker, Django's own middleware classes: a thread hop per hook",
-        env=(("DJANGO_STOCK_MIDDLEWARE", "1"),),
+        "uvicorn, 1 worker, Django as shipped (DJANGO_STOCK=1): its own handler "
+        "and middleware, for comparison",
+        env=(("DJANGO_STOCK", "1"),),
     ),
     Config(
         "uvicorn-per-cpu",

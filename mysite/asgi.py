@@ -1,8 +1,10 @@
 """ASGI entry point: `uvicorn mysite.asgi:application`, daphne, runserver.
 
-Static files are answered by ServeStatic before Django is reached, so a request
-for /static/... costs no middleware and no view. Around the site, two things
-Django's ASGI handler leaves out:
+Django is served by the lean handler in mysite/handlers.py, under which a
+request that only waits holds no thread (DJANGO_STOCK=1 serves Django's own
+handler instead). Static files are answered by ServeStatic before Django is
+reached, so a request for /static/... costs no middleware and no view. Around
+the site, two things Django's ASGI handler leaves out:
 
 - the lifespan protocol: at shutdown the fan-out's shared HTTP clients are
   closed, and uvicorn no longer logs that lifespan "appears unsupported";
@@ -19,9 +21,15 @@ from django.conf import settings
 from django.core.asgi import get_asgi_application
 from servestatic import ServeStaticASGI
 
+from mysite.handlers import get_lean_asgi_application
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mysite.settings")
 
-django_application = get_asgi_application()
+if settings.DJANGO_STOCK:
+    # Django exactly as shipped, for comparison only (README, the lean path).
+    django_application = get_asgi_application()
+else:
+    django_application = get_lean_asgi_application(settings.IDLE_REQUEST_THREADS)
 site = ServeStaticASGI(
     django_application, root=settings.STATIC_ROOT, prefix=settings.STATIC_URL
 )

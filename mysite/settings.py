@@ -67,8 +67,10 @@ MIDDLEWARE = [
     "mysite.middleware.XFrameOptionsMiddleware",
 ]
 
-# Django's own classes, for comparison only: DJANGO_STOCK_MIDDLEWARE=1 serves
-# with them (the benchmark's uvicorn-stock-middleware row measures the cost).
+# Django exactly as shipped, for comparison only: DJANGO_STOCK=1 serves with
+# Django's own middleware classes and its stock ASGI handler (mysite/asgi.py);
+# the benchmark's uvicorn-stock row measures what the two cost.
+DJANGO_STOCK = env_flag("DJANGO_STOCK", False)
 STOCK_MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -78,7 +80,7 @@ STOCK_MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
-if env_flag("DJANGO_STOCK_MIDDLEWARE", False):
+if DJANGO_STOCK:
     MIDDLEWARE = STOCK_MIDDLEWARE
 
 # Django's deploy checks look for the stock dotted paths in MIDDLEWARE and so miss
@@ -103,6 +105,9 @@ TEMPLATES = [
 ]
 
 ASGI_APPLICATION = "mysite.asgi.application"
+# Idle request threads the lean ASGI handler keeps for the next requests that
+# run sync code (mysite/handlers.py); past these, a thread ends with its request.
+IDLE_REQUEST_THREADS = int(os.environ.get("IDLE_REQUEST_THREADS", 16))
 WSGI_APPLICATION = "mysite.wsgi.application"
 
 # SQLite by default; DATABASE_URL=postgres://user:pass@host/name for PostgreSQL.

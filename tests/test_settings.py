@@ -77,9 +77,9 @@ class DeploymentTests(SimpleTestCase):
 
 class MiddlewareSettingsTests(SimpleTestCase):
     def test_stock_middleware_switch(self):
-        """DJANGO_STOCK_MIDDLEWARE=1 swaps in Django's own classes, for comparison."""
+        """DJANGO_STOCK=1 swaps in Django's own classes, for comparison."""
         code = "from django.conf import settings; print(settings.MIDDLEWARE)"
-        result = manage("shell", "-c", code, DJANGO_STOCK_MIDDLEWARE="1")
+        result = manage("shell", "-c", code, DJANGO_STOCK="1")
         self.assertEqual(result.stdout.splitlines()[-1], str(settings.STOCK_MIDDLEWARE))
         result = manage("shell", "-c", code)
         self.assertEqual(result.stdout.splitlines()[-1], str(settings.MIDDLEWARE))
