@@ -11,12 +11,13 @@ import datetime
 import platform
 import resource
 import sys
+import threading
 from importlib.metadata import version
 from pathlib import Path
 
 from . import load, report, storm
 from .plan import CONFIGS, CPUS, NAMES, workloads
-from .sampler import PeakSampler
+from .sampler import PeakSampler, group_usage
 from .servers import BASE_DIR, command_for, free_port, serve, started
 
 # The load generator is trusted only while the bare ASGI app, at the largest
@@ -155,6 +156,17 @@ def main(argv=None):
                         row.update(abandoned(url, workload, min(patience, 30)))
                         rows.append(row)
                         continue
+                    # Threads in the middle of the wait, when every request
+                    # of a flood is waiting at once.
+                    waiting = []
+                    timer = threading.Timer(
+                        workload.floor / 2,
+                        lambda pid=process.pid, into=waiting: into.append(
+                            group_usage(pid)[1]
+                        ),
+                    )
+                    if workload.floor >= 1:
+                        timer.start()
                     with PeakSampler(process.pid) as peak:
                         outcome = load.run(
                             url + workload.path,
@@ -165,6 +177,9 @@ def main(argv=None):
                         )
                     row.update(report.summarize(outcome), rss=peak.rss_mib)
                     row["threads"] = peak.threads
+                    timer.cancel()
+                    if waiting:
+                        row["waiting"] = waiting[0]
                     if outcome.failures:
                         row["note"] = ", ".join(
                             f"{count} {reason}"

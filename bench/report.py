@@ -16,6 +16,7 @@ COLUMNS = [
     ("rps", "req/s"),
     ("rss", "peak RSS MiB"),
     ("threads", "peak threads"),
+    ("waiting", "threads mid-wait"),
     ("recovery", "answers again after s"),
 ]
 
