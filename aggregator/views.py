@@ -33,8 +33,9 @@ def say_after_sync(request):
 async def say_after_async(request):
     """Wait `delay` seconds with asyncio.sleep, then answer `word`.
 
-    The wait holds no thread: under ASGI one event loop serves thousands of
-    these at once. Use it for anything that mostly waits on I/O.
+    The wait holds no thread on this project's ASGI handler (mysite/handlers.py;
+    Django's stock handler holds one per request): one event loop serves
+    thousands of these at once. Use it for anything that mostly waits on I/O.
     """
     form = SayAfterForm(request.GET)
     if not form.is_valid():
@@ -61,8 +62,8 @@ def upstream_sync(request):
 async def upstream_async(request):
     """The same slow service, waiting with asyncio.sleep: the default upstream.
 
-    It holds no thread while it waits, so a fan-out of 100 calls to it costs
-    the server almost nothing.
+    On the lean ASGI handler it holds no thread while it waits, so a fan-out of
+    100 calls to it costs the server almost nothing.
     """
     form = UpstreamForm(request.GET)
     if not form.is_valid():
