@@ -147,10 +147,12 @@ class LeanASGIHandler(ASGIHandler):
             executor.release()
 
     async def run_get_response(self, request):
-        response = await super().run_get_response(request)
-        # What follows in handle() is sending the response and closing it.
-        _current.get().view_done = True
-        return response
+        try:
+            return await super().run_get_response(request)
+        finally:
+            # What follows in handle() is sending and closing the response,
+            # or, when the client went away, sending request_finished.
+            _current.get().view_done = True
 
 
 def get_lean_asgi_application(idle_threads):
