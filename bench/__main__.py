@@ -15,7 +15,7 @@ import threading
 from importlib.metadata import version
 from pathlib import Path
 
-from . import load, report, storm
+from . import anatomy, load, report, storm
 from .plan import CONFIGS, CPUS, NAMES, workloads
 from .sampler import PeakSampler, group_usage
 from .servers import BASE_DIR, command_for, free_port, serve, started
@@ -40,6 +40,11 @@ def parse_args(argv):
         help=f"configurations to run, of: {', '.join(NAMES)}",
     )
     parser.add_argument("--out", type=Path, help="results folder (default: a new one)")
+    parser.add_argument(
+        "--anatomy",
+        action="store_true",
+        help="instead: where one trivial request's time goes, layer by layer",
+    )
     args = parser.parse_args(argv)
     if args.only:
         chosen = [name.strip() for name in args.only.split(",") if name.strip()]
@@ -107,6 +112,8 @@ def abandoned(url, workload, patience):
 
 def main(argv=None):
     args = parse_args(argv)
+    if args.anatomy:
+        return anatomy.main([])
     quick = args.quick
     plan = workloads(quick)
     most_queueing = 3 if quick else 60  # seconds a capacity-bound server may queue

@@ -15,6 +15,7 @@ class Config:
     extra_args: tuple
     description: str
     capacity: int | None = None  # requests it can run at once; None: unbounded
+    # False: an anchor that serves only the say-after contract, not the site.
     django: bool = True
     env: tuple = ()  # (name, value) pairs for the server's environment
 
@@ -67,6 +68,15 @@ CONFIGS = [
         "gunicorn-uvicorn",
         ("--workers", str(CPUS)),
         f"gunicorn + UvicornWorker, {CPUS} workers (one per CPU)",
+    ),
+    Config(
+        "django-bolt",
+        "bolt",
+        (),
+        "django-bolt, 1 process: what a reader might pick instead; it skips "
+        "Django's handler, middleware and URL resolver",
+        django=False,
+        env=(("DJANGO_SETTINGS_MODULE", "bench.bolt_settings"),),
     ),
     Config(
         "raw-asgi",

@@ -35,12 +35,16 @@ COMMANDS = {
         BIN / "gunicorn", "mysite.asgi:application",
         "-k", "uvicorn_worker.UvicornWorker", "--bind", "{host}:{port}",
     ],
+    # django-bolt (bench/bolt.py): Django's ORM behind a Rust server, no handler.
+    "bolt": [
+        sys.executable, "manage.py", "runbolt", "--host", "{host}", "--port", "{port}",
+    ],
     # Not Django: the bare ASGI app that is the benchmark's floor and upstream.
     "raw-asgi": [
         BIN / "uvicorn", "bench.rawasgi:app", "--host", "{host}", "--port", "{port}",
     ],
 }  # fmt: skip
-DJANGO_SERVERS = [name for name in COMMANDS if name != "raw-asgi"]
+DJANGO_SERVERS = [name for name in COMMANDS if name not in ("raw-asgi", "bolt")]
 ASGI_SERVERS = ["runserver", "uvicorn", "daphne", "gunicorn-uvicorn"]
 
 # Production-like: DEBUG off, plain HTTP on loopback.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from django.test import SimpleTestCase
 
+from bench import anatomy
 from bench.plan import CONFIGS, NAMES, workloads
 from bench.servers import ASGI_SERVERS, BASE_DIR
 
@@ -51,13 +52,13 @@ class QuickBenchTests(SimpleTestCase):
 
     def test_every_configuration_and_workload_has_a_row(self):
         """The CSV has a row for each Django configuration and workload, and the
-        raw ASGI app's rows for the workloads it can serve."""
+        anchors' (bare ASGI app, django-bolt) for the workloads they serve."""
         plan = workloads(quick=True)
         pairs = {(row["config"], row["workload"]) for row in self.rows}
-        for name in NAMES:
+        for config in CONFIGS:
             for workload in plan:
-                if name != "raw-asgi" or workload.raw:
-                    self.assertIn((name, workload.name), pairs)
+                if config.django or workload.raw:
+                    self.assertIn((config.name, workload.name), pairs)
 
     def test_latencies_are_ordered_and_above_the_delay(self):
         """Every measured row has min <= median <= p95 <= p99 <= max, none below
@@ -79,7 +80,8 @@ class QuickBenchTests(SimpleTestCase):
         for row in self.rows:
             if row["recovery"]:
                 continue  # the abandoned fan-outs are not meant to be answered
-            if row["config"] in ("uvicorn", "daphne", "gunicorn-uvicorn", "raw-asgi"):
+            asgi = ("uvicorn", "daphne", "gunicorn-uvicorn", "raw-asgi", "django-bolt")
+            if row["config"] in asgi:
                 with self.subTest(config=row["config"], workload=row["workload"]):
                     self.assertEqual(row["failed"], "0")
 
@@ -114,3 +116,31 @@ class QuickBenchTests(SimpleTestCase):
         for workload in workloads(quick=True):
             self.assertIn(f"## {workload.name}", text)
         self.assertTrue((self.out / "latency.png").read_bytes().startswith(b"\x89PNG"))
+
+
+class AnatomyTests(SimpleTestCase):
+    def test_anatomy_shows_where_the_stock_handler_spends_its_time(self):
+        """The anatomy (`make bench ARGS=--anatomy`) prints every layer for both
+        handlers: on the lean path
+        request_started costs nothing and a request costs under half of
+        Django as shipped, whose signal and middleware hops show."""
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.anatomy", "--requests", "500"],
+            cwd=BASE_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        figures = {}
+        for line in result.stdout.splitlines()[2:]:
+            label, lean, stock = line.rsplit(None, 2)
+            figures[label.strip()] = (float(lean), float(stock))
+        self.assertEqual(len(figures), len(anatomy.LAYERS) + 3)
+        lean_signal, stock_signal = figures["request_started signal"]
+        self.assertLessEqual(lean_signal, 5)
+        self.assertGreater(stock_signal, 50)
+        lean_total, stock_total = figures["Django, in process, per request"]
+        self.assertLess(lean_total, stock_total / 2)
+        lean_mw, stock_mw = figures["middleware (all, with Server-Timing)"]
+        self.assertLess(lean_mw, stock_mw / 3)
