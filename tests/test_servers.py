@@ -6,7 +6,14 @@ import time
 import httpx2
 import pytest
 
-from bench.servers import DJANGO_SERVERS, PRODUCTION_ENV, free_port, running, serve
+from bench.servers import (
+    ASGI_SERVERS,
+    DJANGO_SERVERS,
+    PRODUCTION_ENV,
+    free_port,
+    running,
+    serve,
+)
 
 SAY_AFTER = "/api/say-after?delay=0&word=hello"
 
@@ -31,6 +38,11 @@ def test_server_serves_the_site(server):
         assert "/api/say-after" in index.text
 
         assert httpx2.get(url + SAY_AFTER).json() == {"saying": "hello"}
+        # Under every ASGI server a sync view runs on a thread the lean handler
+        # lent its request (mysite/handlers.py names them request-N).
+        sync = httpx2.get(url + "/api/say-sync?delay=0&word=hi")
+        lent = sync.headers["X-View-Thread"].startswith("request-")
+        assert lent == (server in ASGI_SERVERS), sync.headers["X-View-Thread"]
         plain = httpx2.get(url + "/aggregator/say-after/async/?delay=0&word=hi")
         assert plain.json() == {"saying": "hi"}
         bad = httpx2.get(url + "/api/say-after?delay=-1&word=hello")
