@@ -18,6 +18,8 @@ class SayAfterQuery(Schema):
     word: str = Field(
         min_length=1,
         max_length=settings.SAY_AFTER_MAX_WORD_LENGTH,
+        # The same rule as the Django form's: no NUL character.
+        pattern=r"^[^\x00]*$",
         description="What to say.",
     )
 

@@ -24,6 +24,7 @@ from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
+from django.http import JsonResponse
 from django.middleware import clickjacking, common, csrf, security
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
@@ -168,3 +169,58 @@ class ServerTimingMiddleware:
 
 def current_thread_name():
     return threading.current_thread().name
+
+
+class JsonApiErrorsMiddleware:
+    """Under /api/, the 404 and 405 answers that Django and ninja give as HTML
+    or plain text become JSON that says what was wrong and what is allowed.
+
+    An unknown path, a trailing slash too many and a wrong method are a
+    client's mistakes too; an API client should not have to parse HTML. Both
+    modes, so it costs an async request no thread hop.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.async_mode = iscoroutinefunction(get_response)
+        if self.async_mode:
+            markcoroutinefunction(self)
+
+    def __call__(self, request):
+        if self.async_mode:
+            return self.__acall__(request)
+        return self.as_json(request, self.get_response(request))
+
+    async def __acall__(self, request):
+        return self.as_json(request, await self.get_response(request))
+
+    def as_json(self, request, response):
+        if response.status_code not in (404, 405) or not request.path.startswith(
+            API_PREFIX
+        ):
+            return response
+        if response.get("Content-Type", "").startswith("application/json"):
+            return response  # an operation's own 404, already JSON
+        if response.status_code == 404:
+            body = {
+                "detail": f"No API operation at {request.path}",
+                "allowed": f"the paths listed at {API_PREFIX}docs (no trailing slash)",
+            }
+        else:
+            allowed = sorted(
+                method.strip() for method in response.get("Allow", "").split(",")
+            )
+            body = {
+                "detail": f"{request.method} is not allowed on {request.path}",
+                "allowed": allowed,
+            }
+        answer = JsonResponse(body, status=response.status_code)
+        if "Allow" in response:
+            answer["Allow"] = response["Allow"]
+        return answer
+
+
+API_PREFIX = "/api/"

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
 # instead of a thread per hook under ASGI. mysite/middleware.py explains the cost.
 MIDDLEWARE = [
     "mysite.middleware.ServerTimingMiddleware",
+    "mysite.middleware.JsonApiErrorsMiddleware",
     "mysite.middleware.SecurityMiddleware",
     "mysite.middleware.SessionMiddleware",
     "mysite.middleware.CommonMiddleware",

@@ -147,7 +147,7 @@ class ServerTimingTests(SimpleTestCase):
         self.assertEqual(response["X-View-Thread"], threading.current_thread().name)
 
     async def test_duration_covers_the_view(self):
-        """Server-Timing's duration includes the view's own wait."""
+        """Server-Timing's duration is the view's own wait, give or take 200 ms."""
         response = await self.async_client.get("/api/say-after?delay=1&word=hi")
         milliseconds = float(response["Server-Timing"].split("dur=")[1].split(";")[0])
-        self.assertGreaterEqual(milliseconds, 1000)
+        self.assertTrue(1000 <= milliseconds < 1200, milliseconds)

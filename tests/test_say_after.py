@@ -19,6 +19,7 @@ BAD_QUERIES = {
     "fractional delay": ({"delay": "0.5", "word": "hello"}, "delay"),
     "empty word": ({"delay": "0", "word": ""}, "word"),
     "word too long": ({"delay": "0", "word": "x" * 201}, "word"),
+    "NUL in the word": ({"delay": "0", "word": "a\x00b"}, "word"),
 }
 
 
@@ -37,7 +38,7 @@ class NinjaSayAfterTests(SimpleTestCase):
         """The seed's URL waits `delay` seconds before answering."""
         started = time.monotonic()
         response = await self.async_client.get("/api/say-after?delay=1&word=hello")
-        self.assertGreaterEqual(time.monotonic() - started, 1)
+        self.assertTrue(1 <= time.monotonic() - started < 1.5)
         self.assertEqual(response.json(), {"saying": "hello"})
 
     async def test_longest_word_is_allowed(self):
@@ -78,7 +79,7 @@ class PlainSayAfterTests(SimpleTestCase):
         response = await self.async_client.get(
             reverse("aggregator:say_after_async"), {"delay": 1, "word": "hi"}
         )
-        self.assertGreaterEqual(time.monotonic() - started, 1)
+        self.assertTrue(1 <= time.monotonic() - started < 1.5)
         self.assertEqual(response.json(), {"saying": "hi"})
 
     def test_sync_view_waits_the_delay(self):
@@ -87,7 +88,7 @@ class PlainSayAfterTests(SimpleTestCase):
         response = self.client.get(
             reverse("aggregator:say_after_sync"), {"delay": 1, "word": "hi"}
         )
-        self.assertGreaterEqual(time.monotonic() - started, 1)
+        self.assertTrue(1 <= time.monotonic() - started < 1.5)
         self.assertEqual(response.json(), {"saying": "hi"})
 
     async def test_bad_input_is_a_400_saying_what_is_allowed(self):
