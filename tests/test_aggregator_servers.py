@@ -33,10 +33,16 @@ def get(url, **kwargs):
 
 @pytest.mark.parametrize(
     ("variant", "at_least", "below"),
-    [("async", 0.5, 2), ("threads", 0.5, 2), ("sync", 4.5, 9), ("requests", 4.5, 9)],
+    [
+        ("async", 0.5, 0.8),
+        ("threads", 0.5, 0.8),
+        ("sync", 5, 5.8),
+        ("requests", 5, 5.8),
+    ],
 )
 def test_fan_out_timing(uvicorn, variant, at_least, below):
-    """10 calls of 0.5 s: async and threads overlap them (< 2 s), the loops add up (>= 4.5 s)."""
+    """10 calls of 0.5 s: async and threads overlap them (under 0.8 s), the
+    loops add them up (5 s, and not much more)."""
     response, elapsed = get(f"{uvicorn}/aggregator/{variant}/?n=10&delay=0.5")
     body = response.json()
     assert (response.status_code, body["errors"]) == (200, 0)
@@ -94,25 +100,29 @@ def test_async_fan_out_under_wsgi_gets_a_fresh_client_each_time(fake_upstream):
 
 class TestPitfalls:
     def test_blocking_sleep_in_async_view_stalls_the_loop(self, uvicorn):
-        """time.sleep in async def: 5 concurrent 1 s requests take >= 4.5 s."""
+        """time.sleep in async def: 5 concurrent 1 s requests run one after
+        another, 5 s in all, all on the event loop's thread."""
         path = "/aggregator/pitfalls/blocking-sleep/?delay=1&word=hi"
         responses, elapsed = asyncio.run(timed_gets(uvicorn, path, 5))
         assert [r.status_code for r in responses] == [200] * 5
-        assert elapsed >= 4.5
+        assert 5 <= elapsed < 5.8
+        assert {r.headers["X-View-Thread"] for r in responses} == {"MainThread"}
 
     def test_non_blocking_twin_overlaps(self, uvicorn):
         """The asyncio.sleep twin: the same 5 requests take about 1 s."""
         path = "/aggregator/say-after/async/?delay=1&word=hi"
         responses, elapsed = asyncio.run(timed_gets(uvicorn, path, 5))
         assert [r.status_code for r in responses] == [200] * 5
-        assert elapsed < 2
+        assert 1 <= elapsed < 1.5
 
     def test_sync_views_under_asgi_are_not_serialized(self, uvicorn):
-        """10 concurrent sync upstream calls of 1 s finish in < 2.5 s on one worker."""
+        """10 concurrent sync upstream calls of 1 s finish in under 1.6 s on one
+        worker: each ran on a thread of its own."""
         path = "/aggregator/upstream/sync/?task_id=1&delay=1"
         responses, elapsed = asyncio.run(timed_gets(uvicorn, path, 10))
         assert [r.status_code for r in responses] == [200] * 10
-        assert elapsed < 2.5
+        assert 1 <= elapsed < 1.6
+        assert len({r.headers["X-View-Thread"] for r in responses}) == 10
 
     def test_self_call_works_on_one_uvicorn_worker(self, uvicorn):
         """Seed 003's self-call to the sync upstream succeeds today, in about 1 s."""
@@ -122,7 +132,7 @@ class TestPitfalls:
         body = response.json()
         assert (response.status_code, body["errors"]) == (200, 0)
         assert {entry["value"]["view"] for entry in body["results"]} == {"sync"}
-        assert elapsed < 2.5
+        assert 1 <= elapsed < 1.6
 
     def test_self_call_times_out_on_one_wsgi_thread(self):
         """On 1 gunicorn worker x 1 thread the self-call can't be served: a prompt 504."""
