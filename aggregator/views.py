@@ -50,7 +50,8 @@ async def say_after_async(request):
 def upstream_sync(request):
     """A slow service written the blocking way: time.sleep, then its task_id.
 
-    Calling it from this same server is seed 003's self-call (see the pitfalls).
+    Calling it from this same server is the 2020 "Django 3.1 Async" post's
+    self-call (see the pitfalls).
     """
     form = UpstreamForm(request.GET)
     if not form.is_valid():
@@ -120,7 +121,7 @@ def fan_out_sync(request):
 
 
 def fan_out_requests(request):
-    """The sync loop with requests (seed 004's starting point): as slow as httpx2's."""
+    """The sync loop with requests, where most sync code starts: as slow as httpx2's."""
     return sync_fan_out(request, "requests", upstream.loop_requests)
 
 

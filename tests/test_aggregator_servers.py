@@ -125,7 +125,7 @@ class TestPitfalls:
         assert len({r.headers["X-View-Thread"] for r in responses}) == 10
 
     def test_self_call_works_on_one_uvicorn_worker(self, uvicorn):
-        """Seed 003's self-call to the sync upstream succeeds today, in about 1 s."""
+        """The 2020 post's self-call to the sync upstream succeeds today, in about 1 s."""
         response, elapsed = get(
             f"{uvicorn}/aggregator/pitfalls/self-call/?n=10&delay=1"
         )
