@@ -39,6 +39,7 @@ run: setup
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: setup
+	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
 	$(VENV)/bin/pytest
 
 lint: setup

@@ -4,19 +4,26 @@ from . import views
 
 app_name = "aggregator"
 urlpatterns = [
+    # ex: /aggregator/say-after/sync/?delay=1&word=hello
     path("say-after/sync/", views.say_after_sync, name="say_after_sync"),
+    # ex: /aggregator/say-after/async/?delay=1&word=hello
     path("say-after/async/", views.say_after_async, name="say_after_async"),
+    # ex: /aggregator/upstream/sync/?task_id=1&delay=1
     path("upstream/sync/", views.upstream_sync, name="upstream_sync"),
+    # ex: /aggregator/upstream/async/?task_id=1&delay=1
     path("upstream/async/", views.upstream_async, name="upstream_async"),
+    # ex: /aggregator/async/?n=10&delay=1 (and the same query for the four below)
     path("async/", views.fan_out_async, name="fan_out_async"),
     path("sync/", views.fan_out_sync, name="fan_out_sync"),
     path("requests/", views.fan_out_requests, name="fan_out_requests"),
     path("threads/", views.fan_out_threads, name="fan_out_threads"),
     path("stream/", views.fan_out_stream, name="fan_out_stream"),
+    # ex: /aggregator/pitfalls/blocking-sleep/?delay=1&word=hi
     path(
         "pitfalls/blocking-sleep/",
         views.pitfall_blocking_sleep,
         name="pitfall_blocking_sleep",
     ),
+    # ex: /aggregator/pitfalls/self-call/?n=10&delay=1
     path("pitfalls/self-call/", views.pitfall_self_call, name="pitfall_self_call"),
 ]

@@ -9,7 +9,7 @@ import time
 
 from django.http import JsonResponse, StreamingHttpResponse
 
-from mysite.forms import invalid_query
+from common.forms import invalid_query
 
 from . import upstream
 from .forms import FanOutForm, SayAfterForm, UpstreamForm

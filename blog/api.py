@@ -8,13 +8,11 @@ from django.db.models import F
 from ninja import Field, Path, Query, Router, Schema
 from ninja.errors import HttpError
 
-from .models import Post
+from .models import MAX_POST_ID, PAGE_SIZE, Post
 
 router = Router(tags=["blog"])
 
-PAGE_SIZE = 10
-# A BigAutoField holds up to 2**63 - 1; bigger ids are refused before the query.
-PostId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+PostId = Annotated[int, Path(ge=1, le=MAX_POST_ID)]
 
 
 class PostOut(Schema):
@@ -45,9 +43,7 @@ class Likes(Schema):
 @router.get("/", response=PostPage)
 async def list_posts(request, query: Query[PageQuery]):
     """Published posts, ten a page, newest first."""
-    paginator = AsyncPaginator(
-        Post.objects.published().select_related("author"), PAGE_SIZE
-    )
+    paginator = AsyncPaginator(Post.objects.published().with_author(), PAGE_SIZE)
     try:
         page = await paginator.apage(query.page)
     except InvalidPage as exc:
@@ -64,7 +60,7 @@ async def list_posts(request, query: Query[PageQuery]):
 async def get_post(request, post_id: PostId):
     """One post, fetched with `aget` (the seed's example, on the async ORM)."""
     try:
-        return await Post.objects.select_related("author").aget(pk=post_id)
+        return await Post.objects.with_author().aget(pk=post_id)
     except Post.DoesNotExist as exc:
         raise HttpError(404, f"No post with id {post_id}.") from exc
 

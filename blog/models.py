@@ -1,6 +1,13 @@
 from django.db import connection, models, transaction
 from django.db.models import F
+from django.urls import reverse
 from django.utils import timezone
+
+# Posts per page, in the HTML list and in the API alike.
+PAGE_SIZE = 10
+# A BigAutoField holds ids up to 2**63 - 1: a larger one in a URL is a 404 (the
+# converter) or a 422 (the API), never a database overflow error.
+MAX_POST_ID = 2**63 - 1
 
 
 class Author(models.Model):
@@ -12,8 +19,13 @@ class Author(models.Model):
 
 
 class PostQuerySet(models.QuerySet):
+    def with_author(self):
+        """Fetch each post's author in the same query: an async view cannot
+        load post.author lazily later (that would be a sync query)."""
+        return self.select_related("author")
+
     def published(self):
-        return self.filter(published__isnull=False).order_by("-published", "-pk")
+        return self.filter(published__isnull=False)
 
     def search(self, q):
         """Published posts matching `q`: full-text search on PostgreSQL, a plain
@@ -52,8 +64,14 @@ class Post(models.Model):
 
     objects = PostQuerySet.as_manager()
 
+    class Meta:
+        ordering = ["-published", "-pk"]
+
     def __str__(self):
         return self.title
+
+    def get_absolute_url(self):
+        return reverse("blog:post_detail_async", args=[self.pk])
 
     @transaction.atomic
     def publish(self):

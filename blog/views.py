@@ -8,17 +8,15 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import aget_object_or_404, get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from mysite.forms import invalid_query
+from common.forms import invalid_query
 
 from .forms import SearchForm
-from .models import Post
-
-PAGE_SIZE = 10
+from .models import PAGE_SIZE, Post
 
 
 def post_list_sync(request):
     """Published posts, ten a page, with Paginator: the classic sync list."""
-    paginator = Paginator(Post.objects.published().select_related("author"), PAGE_SIZE)
+    paginator = Paginator(Post.objects.published().with_author(), PAGE_SIZE)
     try:
         page = paginator.page(request.GET.get("page", 1))
     except InvalidPage as exc:
@@ -33,9 +31,7 @@ async def post_list_async(request):
     The async ORM still runs each query in the request's thread (a hop per
     query, as Django 6.1's ORM is sync inside); between queries the request
     holds no thread on the lean ASGI handler."""
-    paginator = AsyncPaginator(
-        Post.objects.published().select_related("author"), PAGE_SIZE
-    )
+    paginator = AsyncPaginator(Post.objects.published().with_author(), PAGE_SIZE)
     try:
         page = await paginator.apage(request.GET.get("page", 1))
     except InvalidPage as exc:
@@ -48,20 +44,20 @@ async def post_list_async(request):
 
 def post_detail_sync(request, post_id):
     """One post and its author in one query, with get_object_or_404."""
-    post = get_object_or_404(Post.objects.select_related("author"), pk=post_id)
+    post = get_object_or_404(Post.objects.with_author(), pk=post_id)
     return render(request, "blog/post_detail.html", {"post": post, "view": "sync"})
 
 
 async def post_detail_async(request, post_id):
-    """The async twin: aget_object_or_404. select_related matters more here:
+    """The async twin: aget_object_or_404. with_author() matters more here:
     touching post.author later would be a sync query, which raises."""
-    post = await aget_object_or_404(Post.objects.select_related("author"), pk=post_id)
+    post = await aget_object_or_404(Post.objects.with_author(), pk=post_id)
     return render(request, "blog/post_detail.html", {"post": post, "view": "async"})
 
 
 @sync_to_async
 def get_post(post_id):
-    return get_object_or_404(Post.objects.select_related("author"), pk=post_id)
+    return get_object_or_404(Post.objects.with_author(), pk=post_id)
 
 
 async def post_detail_decorated(request, post_id):
@@ -75,7 +71,7 @@ async def post_detail_decorated(request, post_id):
 
 async def post_detail_inline(request, post_id):
     """The same, with sync_to_async wrapped around one call inline."""
-    queryset = Post.objects.select_related("author")
+    queryset = Post.objects.with_author()
     post = await sync_to_async(get_object_or_404)(queryset, pk=post_id)
     return render(
         request, "blog/post_detail.html", {"post": post, "view": "sync_to_async()"}
@@ -89,7 +85,7 @@ async def post_search(request):
     if not form.is_valid():
         return invalid_query(form)
     q = form.cleaned_data["q"]
-    matches = Post.objects.search(q).select_related("author")[:20]
+    matches = Post.objects.search(q).with_author()[:20]
     results = [
         {"id": post.pk, "title": post.title, "author": post.author.name}
         async for post in matches
@@ -110,4 +106,4 @@ async def post_publish(request, post_id):
     (Post.publish) through sync_to_async."""
     post = await aget_object_or_404(Post, pk=post_id)
     await sync_to_async(post.publish)()
-    return redirect("blog:post_detail_async", post_id=post.pk)
+    return redirect(post)

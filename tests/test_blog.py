@@ -9,7 +9,7 @@ from django.db import connection
 from django.test import TestCase
 from django.urls import reverse
 
-from blog.models import Author, Post
+from blog.models import MAX_POST_ID, Author, Post
 
 HUGE_ID = "9" * 30
 
@@ -87,8 +87,11 @@ class BlogApiTests(BlogTestCase):
 
     async def test_like_missing_post(self):
         """Liking a post that does not exist is a 404, and changes nothing."""
+        before = [post async for post in Post.objects.values_list("pk", "likes")]
         response = await self.async_client.post("/api/blog/999/like")
         self.assertEqual(response.status_code, 404)
+        after = [post async for post in Post.objects.values_list("pk", "likes")]
+        self.assertEqual(after, before)
 
 
 class PostListTests(BlogTestCase):
@@ -137,6 +140,33 @@ class PostDetailTests(BlogTestCase):
                 self.assertEqual(response.status_code, 404)
         response = await self.async_client.get(f"/blog/{HUGE_ID}/")
         self.assertEqual(response.status_code, 404)
+
+    async def test_one_post_id_rule_for_pages_and_api(self):
+        """The largest id a post can have is looked up (and missing: 404) by the
+        page and the API alike; one past it is refused by both before any query."""
+        largest, past = MAX_POST_ID, MAX_POST_ID + 1
+        self.assertEqual(
+            (await self.async_client.get(f"/blog/{largest}/")).status_code, 404
+        )
+        self.assertEqual(
+            (await self.async_client.get(f"/api/blog/{largest}")).status_code, 404
+        )
+        self.assertEqual(
+            (await self.async_client.get(f"/blog/{past}/")).status_code, 404
+        )
+        self.assertEqual(
+            (await self.async_client.get(f"/api/blog/{past}")).status_code, 422
+        )
+
+    def test_post_urls_come_from_the_model(self):
+        """Post.get_absolute_url is the async detail page, which the list links to."""
+        post = Post.objects.get(pk=1)
+        self.assertEqual(
+            post.get_absolute_url(), reverse("blog:post_detail_async", args=[1])
+        )
+        self.assertContains(
+            self.client.get("/blog/"), f'href="{post.get_absolute_url()}"'
+        )
 
 
 class SearchTests(BlogTestCase):
