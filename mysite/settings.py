@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Ninja's own static files: the API docs work offline, with no CDN.
     "ninja",
+    # The project's own system checks (mysite/checks.py).
+    "mysite.apps.SiteConfig",
     "aggregator",
     "blog",
 ]
@@ -85,7 +87,8 @@ if DJANGO_STOCK:
     MIDDLEWARE = STOCK_MIDDLEWARE
 
 # Django's deploy checks look for the stock dotted paths in MIDDLEWARE and so miss
-# the subclasses above. tests/test_settings.py checks that each is in place.
+# the subclasses above; mysite/checks.py checks the same, for subclasses too,
+# and runs the HSTS, nosniff and redirect checks Django then skips.
 SILENCED_SYSTEM_CHECKS = ["security.W001", "security.W002", "security.W003"]
 
 ROOT_URLCONF = "mysite.urls"

@@ -10,10 +10,11 @@ from django.contrib.sessions.middleware import SessionMiddleware
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.csrf import CsrfViewMiddleware
 from django.middleware.security import SecurityMiddleware
-from django.test import SimpleTestCase
+from django.test import SimpleTestCase, override_settings
 from django.utils.module_loading import import_string
 
 from bench.servers import BASE_DIR, PRODUCTION_ENV
+from mysite import checks as project_checks
 
 
 def manage(*args, **env):
@@ -37,6 +38,45 @@ class DeploymentTests(SimpleTestCase):
         result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
         self.assertEqual(result.returncode, 0, result.stderr)
         self.assertIn("no issues (3 silenced)", result.stdout)
+
+    def test_project_checks_warn_when_security_middleware_is_removed(self):
+        """Without the security, clickjacking or CSRF middleware (Django's or a
+        subclass), the project's own checks warn, silenced Django ones or not."""
+        for removed, warning in [
+            ("SecurityMiddleware", "mysite.security.W001"),
+            ("XFrameOptionsMiddleware", "mysite.security.W002"),
+            ("CsrfViewMiddleware", "mysite.security.W003"),
+        ]:
+            middleware = [m for m in settings.MIDDLEWARE if not m.endswith(removed)]
+            with self.subTest(removed), override_settings(MIDDLEWARE=middleware):
+                ids = [w.id for w in project_checks.check_security_middleware(None)]
+                self.assertIn(warning, ids)
+
+    @override_settings(
+        SECURE_HSTS_SECONDS=0,
+        SECURE_SSL_REDIRECT=False,
+        SECURE_CONTENT_TYPE_NOSNIFF=False,
+    )
+    def test_project_checks_run_the_checks_django_skips(self):
+        """With the SecurityMiddleware subclass in place, missing HSTS, HTTPS
+        redirect and nosniff are reported, as Django does for its own class."""
+        ids = {w.id for w in project_checks.check_security_middleware(None)}
+        self.assertEqual(
+            ids,
+            {"mysite.security.W004", "mysite.security.W006", "mysite.security.W008"},
+        )
+
+    @override_settings(
+        SECURE_HSTS_SECONDS=3600,
+        SECURE_HSTS_INCLUDE_SUBDOMAINS=True,
+        SECURE_HSTS_PRELOAD=True,
+        SECURE_SSL_REDIRECT=True,
+    )
+    def test_project_checks_accept_django_and_the_subclasses(self):
+        """Django's own classes and this project's subclasses both pass."""
+        for middleware in (settings.MIDDLEWARE, settings.STOCK_MIDDLEWARE):
+            with self.subTest(middleware[0]), override_settings(MIDDLEWARE=middleware):
+                self.assertEqual(project_checks.check_security_middleware(None), [])
 
     def test_silenced_checks_are_satisfied_by_subclasses(self):
         """The silenced checks' middleware are present, as subclasses of Django's."""
