@@ -1,9 +1,12 @@
-"""All of the aggregator's network code: where to call, and four ways to fan out.
+"""All of the aggregator's network code: four ways to fan out, and a stream.
 
-Every call has a connect and a read timeout, and every fan-out a total
-deadline (settings AGGREGATOR_*), so no answer can wait on a hung upstream for
-longer than that. A failed call never raises: it becomes an error entry in the
-results, in task order, so a view can always answer JSON.
+It never sees a request: a view works out the Target (where to call) and
+hands it over with plain numbers, `(target, n, delay)`, the same for every way;
+each gives back one Result per call, in task order. Every call has a connect
+and a read timeout, and every fan-out a total deadline (settings
+AGGREGATOR_*), so no answer waits on a hung upstream for longer than that. A
+failed call never raises: it becomes a Result with an error, and a flag says
+whether it timed out, so a view can always answer JSON.
 
 Every fan-out is bounded, whoever asks and however many ask at once:
 - the async fan-outs take one of AGGREGATOR_MAX_IN_FLIGHT slots per call, the
@@ -23,7 +26,6 @@ give up").
 import asyncio
 import contextlib
 import functools
-import ipaddress
 import threading
 import time
 import weakref
@@ -33,44 +35,33 @@ from dataclasses import dataclass, field
 import httpx2
 import requests
 from django.conf import settings
-from django.core.handlers.asgi import ASGIRequest
-from django.urls import reverse
 
 
 @dataclass(frozen=True)
-class Upstream:
+class Target:
+    """Where the calls go: a URL, and headers to send with each call."""
+
     url: str
     headers: dict = field(default_factory=dict)
 
 
-def upstream_for(request):
-    """Where the fan-out goes: AGGREGATOR_UPSTREAM_URL, else this server's own
-    async upstream endpoint."""
-    if settings.AGGREGATOR_UPSTREAM_URL:
-        return Upstream(settings.AGGREGATOR_UPSTREAM_URL)
-    return this_server(request, "aggregator:upstream_async")
+@dataclass(frozen=True)
+class Result:
+    """One call's outcome: its answer, or what went wrong."""
 
+    task_id: int
+    value: object = None
+    error: str | None = None
+    timed_out: bool = False
 
-def this_server(request, url_name):
-    """The URL `url_name` on the server that is answering `request`.
+    @property
+    def ok(self):
+        return self.error is None
 
-    It is always a loopback address, on the port the server listens on
-    (SERVER_PORT comes from the listening socket under every server here),
-    never the Host header, so nothing a client sends chooses where the server
-    connects. The request's validated host is passed on only as a header, so
-    that ALLOWED_HOSTS and the HTTPS redirect accept the call. A server on a
-    unix socket or on one non-loopback address needs AGGREGATOR_UPSTREAM_URL.
-    """
-    host = "127.0.0.1"
-    with contextlib.suppress(ValueError):
-        address = ipaddress.ip_address(request.META.get("SERVER_NAME", ""))
-        if address.is_loopback:
-            host = f"[{address}]" if address.version == 6 else str(address)
-    headers = {"Host": request.get_host()}
-    if request.is_secure():
-        headers["X-Forwarded-Proto"] = "https"
-    path = reverse(url_name)
-    return Upstream(f"http://{host}:{request.META['SERVER_PORT']}{path}", headers)
+    def as_json(self):
+        if self.ok:
+            return {"task_id": self.task_id, "value": self.value}
+        return {"task_id": self.task_id, "error": self.error}
 
 
 @functools.cache
@@ -87,28 +78,37 @@ def timeout(read=None):
     )
 
 
-def ok(task_id, value):
-    return {"task_id": task_id, "value": value}
+def failed(task_id, message, timed_out=False):
+    return Result(task_id, error=message, timed_out=timed_out)
 
 
-def error(task_id, message):
-    return {"task_id": task_id, "error": message}
+def no_answer(task_id):
+    return failed(task_id, "timeout: the upstream did not answer in time", True)
+
+
+def deadline_passed(task_id):
+    message = f"timeout: not done within {settings.AGGREGATOR_DEADLINE} s"
+    return failed(task_id, message, timed_out=True)
+
+
+def gone_away(task_id):
+    return failed(task_id, "cancelled: the client went away")
+
+
+def unreachable(task_id, exc):
+    return failed(task_id, f"upstream unreachable: {exc.__class__.__name__}")
 
 
 def read_answer(task_id, response):
     if response.status_code != 200:
-        return error(task_id, f"upstream answered HTTP {response.status_code}")
+        return failed(task_id, f"upstream answered HTTP {response.status_code}")
     try:
-        return ok(task_id, response.json())
+        return Result(task_id, value=response.json())
     except ValueError:
-        return error(task_id, "upstream answered something that is not JSON")
+        return failed(task_id, "upstream answered something that is not JSON")
 
 
-def deadline_passed(task_id):
-    return error(task_id, f"timeout: not done within {settings.AGGREGATOR_DEADLINE} s")
-
-
-# -- async: one shared, bounded client per event loop ---------------------------
+# -- async: one shared, bounded client per server event loop -------------------
 
 
 @dataclass
@@ -119,22 +119,29 @@ class Bounded:
     slots: asyncio.Semaphore
 
 
-_shared = weakref.WeakKeyDictionary()  # event loop -> Bounded
+_server_loops = weakref.WeakSet()
+_shared = weakref.WeakKeyDictionary()  # server event loop -> Bounded
 
 
-def async_client(request):
-    """The bounded AsyncClient for this request, as an async context manager.
+def serving_on_this_loop():
+    """Called by the ASGI entry point (mysite/asgi.py): this event loop lives
+    as long as the server, so a client kept for it stays usable."""
+    _server_loops.add(asyncio.get_running_loop())
 
-    Under ASGI the event loop lives as long as the server, so one client per
-    loop is kept and reused: its connection pool, and the bound on calls in
-    flight, are the point of sharing it. Under WSGI, Django runs each async
-    view in a one-off event loop; a client kept from an earlier loop would fail
-    with "Event loop is closed", so each request gets its own client, closed
-    when the fan-out ends.
+
+def bounded_client():
+    """The bounded AsyncClient for this event loop, as an async context manager.
+
+    The one place that chooses. An ASGI server's loop lives as long as the
+    server, so one client per loop is kept and reused: its connection pool,
+    and the bound on calls in flight, are the point of sharing it. Under WSGI,
+    Django runs each async view in a one-off event loop; a client kept from an
+    earlier loop would fail with "Event loop is closed", so each fan-out gets
+    its own client, closed when it ends.
     """
-    if not isinstance(request, ASGIRequest):
-        return new_async_client()
     loop = asyncio.get_running_loop()
+    if loop not in _server_loops:
+        return new_bounded_client()
     if loop not in _shared:
         _shared[loop] = bounded(httpx2.AsyncClient(**client_options()))
     # Borrowed, not owned: leaving the `async with` must not close it.
@@ -142,7 +149,7 @@ def async_client(request):
 
 
 @contextlib.asynccontextmanager
-async def new_async_client():
+async def new_bounded_client():
     async with httpx2.AsyncClient(**client_options()) as client:
         yield bounded(client)
 
@@ -163,60 +170,60 @@ async def close_clients():
         await shared.client.aclose()
 
 
-async def fetch_async(shared, upstream, task_id, delay):
+async def fetch_async(shared, target, task_id, delay):
     try:
         # Past the bound, wait here: a queue that cancelling empties for free.
         async with shared.slots:
             response = await shared.client.get(
-                upstream.url,
+                target.url,
                 params={"task_id": task_id, "delay": delay},
-                headers=upstream.headers,
+                headers=target.headers,
             )
     except httpx2.TimeoutException:
-        return error(task_id, "timeout: the upstream did not answer in time")
+        return no_answer(task_id)
     except httpx2.HTTPError as exc:
-        return error(task_id, f"upstream unreachable: {exc.__class__.__name__}")
+        return unreachable(task_id, exc)
     return read_answer(task_id, response)
 
 
-async def as_completed(shared, upstream, n, delay):
-    """Yield each task's entry the moment it is done; at the deadline, give up.
+async def as_completed(target, n, delay):
+    """Yield each call's Result the moment it is done; at the deadline, give up.
 
-    Tasks still running at the deadline, or when the consumer goes away (a
+    Calls still running at the deadline, or when the consumer goes away (a
     client disconnect cancels the view), are cancelled: none is left behind.
     """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + settings.AGGREGATOR_DEADLINE
-    tasks = {
-        asyncio.ensure_future(fetch_async(shared, upstream, task_id, delay)): task_id
-        for task_id in range(n)
-    }
-    pending = set(tasks)
-    try:
-        while pending:
-            done, pending = await asyncio.wait(
-                pending,
-                timeout=max(deadline - loop.time(), 0),
-                return_when=asyncio.FIRST_COMPLETED,
-            )
-            if not done:
-                break
-            for task in done:
-                yield task.result()
-        for task in sorted(pending, key=tasks.get):
-            yield deadline_passed(tasks[task])
-    finally:
-        for task in pending:
-            task.cancel()
-        # Let the cancelled requests close their connections before returning.
-        await asyncio.gather(*pending, return_exceptions=True)
+    async with bounded_client() as shared:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + settings.AGGREGATOR_DEADLINE
+        tasks = {
+            asyncio.ensure_future(fetch_async(shared, target, task_id, delay)): task_id
+            for task_id in range(n)
+        }
+        pending = set(tasks)
+        try:
+            while pending:
+                done, pending = await asyncio.wait(
+                    pending,
+                    timeout=max(deadline - loop.time(), 0),
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                if not done:
+                    break
+                for task in done:
+                    yield task.result()
+            for task in sorted(pending, key=tasks.get):
+                yield deadline_passed(tasks[task])
+        finally:
+            for task in pending:
+                task.cancel()
+            # Let the cancelled calls close their connections before returning.
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
-async def gather(request, upstream, n, delay):
-    """All n calls at once on the shared client; results in task order."""
-    async with async_client(request) as shared:
-        results = [entry async for entry in as_completed(shared, upstream, n, delay)]
-    return sorted(results, key=lambda entry: entry["task_id"])
+async def gather(target, n, delay):
+    """All n calls at once on the shared client; Results in task order."""
+    results = [result async for result in as_completed(target, n, delay)]
+    return sorted(results, key=lambda result: result.task_id)
 
 
 # -- sync: one call after another, or on the shared thread pool -----------------
@@ -226,29 +233,25 @@ def remaining(started):
     return settings.AGGREGATOR_DEADLINE - (time.monotonic() - started)
 
 
-def fetch_httpx(client, upstream, task_id, delay, started):
+def fetch_httpx(client, target, task_id, delay, started):
     left = remaining(started)
     if left <= 0:
         return deadline_passed(task_id)
     try:
         response = client.get(
-            upstream.url,
+            target.url,
             params={"task_id": task_id, "delay": delay},
-            headers=upstream.headers,
+            headers=target.headers,
             timeout=timeout(read=min(settings.AGGREGATOR_READ_TIMEOUT, left)),
         )
     except httpx2.TimeoutException:
-        return error(task_id, "timeout: the upstream did not answer in time")
+        return no_answer(task_id)
     except httpx2.HTTPError as exc:
-        return error(task_id, f"upstream unreachable: {exc.__class__.__name__}")
+        return unreachable(task_id, exc)
     return read_answer(task_id, response)
 
 
-def gone_away(task_id):
-    return error(task_id, "cancelled: the client went away")
-
-
-def loop_httpx(upstream, n, delay, gone=None):
+def loop_httpx(target, n, delay, gone=None):
     """One httpx2 call after another: the time is the sum of the delays.
 
     `gone`, a threading.Event set when the client hangs up, stops the loop
@@ -259,12 +262,12 @@ def loop_httpx(upstream, n, delay, gone=None):
         return [
             gone_away(i)
             if gone and gone.is_set()
-            else fetch_httpx(client, upstream, i, delay, started)
+            else fetch_httpx(client, target, i, delay, started)
             for i in range(n)
         ]
 
 
-def loop_requests(upstream, n, delay, gone=None):
+def loop_requests(target, n, delay, gone=None):
     """The same loop with requests, the library most sync code already uses."""
     started = time.monotonic()
     results = []
@@ -280,20 +283,18 @@ def loop_requests(upstream, n, delay, gone=None):
             read = min(settings.AGGREGATOR_READ_TIMEOUT, left)
             try:
                 response = session.get(
-                    upstream.url,
+                    target.url,
                     params={"task_id": task_id, "delay": delay},
-                    headers=upstream.headers,
+                    headers=target.headers,
                     timeout=(settings.AGGREGATOR_CONNECT_TIMEOUT, read),
                 )
             except requests.Timeout:
-                entry = error(task_id, "timeout: the upstream did not answer in time")
+                result = no_answer(task_id)
             except requests.RequestException as exc:
-                entry = error(
-                    task_id, f"upstream unreachable: {exc.__class__.__name__}"
-                )
+                result = unreachable(task_id, exc)
             else:
-                entry = read_answer(task_id, response)
-            results.append(entry)
+                result = read_answer(task_id, response)
+            results.append(result)
     return results
 
 
@@ -319,7 +320,7 @@ def shared_pool():
         return _pool
 
 
-def thread_pool(upstream, n, delay, gone=None):
+def thread_pool(target, n, delay, gone=None):
     """Each call on the shared pool: concurrent up to AGGREGATOR_THREADS calls.
 
     At the deadline, or as soon as the client goes away (`gone`), the calls
@@ -329,7 +330,7 @@ def thread_pool(upstream, n, delay, gone=None):
     started = time.monotonic()
     pool, client = shared_pool()
     futures = [
-        pool.submit(fetch_httpx, client, upstream, i, delay, started) for i in range(n)
+        pool.submit(fetch_httpx, client, target, i, delay, started) for i in range(n)
     ]
     all_done = countdown(futures)
     # Wake every 0.2 s to notice a client that went away.

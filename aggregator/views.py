@@ -1,13 +1,18 @@
 """Say-after, upstream and fan-out views, in sync/async pairs, and the pitfalls.
 
-The network code is in upstream.py; these views validate, call it and answer.
+The network code is in upstream.py, which never sees a request: these views
+validate, work out where the calls go, call it once and answer.
 """
 
 import asyncio
+import contextlib
+import ipaddress
 import json
 import time
 
+from django.conf import settings
 from django.http import JsonResponse, StreamingHttpResponse
+from django.urls import reverse
 
 from common.forms import invalid_query
 
@@ -73,24 +78,55 @@ async def upstream_async(request):
     return JsonResponse({**form.cleaned_data, "view": "async"})
 
 
+# -- where the fan-outs call ------------------------------------------------------
+
+
+def upstream_target(request):
+    """AGGREGATOR_UPSTREAM_URL, else this server's own async upstream endpoint."""
+    if settings.AGGREGATOR_UPSTREAM_URL:
+        return upstream.Target(settings.AGGREGATOR_UPSTREAM_URL)
+    return this_server(request, "aggregator:upstream_async")
+
+
+def this_server(request, url_name):
+    """The URL `url_name` on the server that is answering `request`.
+
+    It is always a loopback address, on the port the server listens on
+    (SERVER_PORT comes from the listening socket under every server here),
+    never the Host header, so nothing a client sends chooses where the server
+    connects. The request's validated host is passed on only as a header, so
+    that ALLOWED_HOSTS and the HTTPS redirect accept the call. A server on a
+    unix socket or on one non-loopback address needs AGGREGATOR_UPSTREAM_URL.
+    """
+    host = "127.0.0.1"
+    with contextlib.suppress(ValueError):
+        address = ipaddress.ip_address(request.META.get("SERVER_NAME", ""))
+        if address.is_loopback:
+            host = f"[{address}]" if address.version == 6 else str(address)
+    headers = {"Host": request.get_host()}
+    if request.is_secure():
+        headers["X-Forwarded-Proto"] = "https"
+    url = f"http://{host}:{request.META['SERVER_PORT']}{reverse(url_name)}"
+    return upstream.Target(url, headers)
+
+
 # -- fan-out: n calls of `delay` seconds, four ways ----------------------------
 
 
 def fan_out_answer(variant, form, started, results):
     """The JSON every variant answers: 200 if any call succeeded, else 504 when
     all timed out and 502 otherwise."""
-    errors = [entry for entry in results if "error" in entry]
+    errors = [result for result in results if not result.ok]
     status = 200
     if len(errors) == len(results):
-        timed_out = all(entry["error"].startswith("timeout") for entry in errors)
-        status = 504 if timed_out else 502
+        status = 504 if all(result.timed_out for result in errors) else 502
     return JsonResponse(
         {
             "variant": variant,
             **form.cleaned_data,
             "elapsed": round(time.monotonic() - started, 3),
             "errors": len(errors),
-            "results": results,
+            "results": [result.as_json() for result in results],
         },
         status=status,
     )
@@ -106,8 +142,8 @@ async def fan_out_async(request):
     form = FanOutForm(request.GET)
     if not form.is_valid():
         return invalid_query(form)
-    target = upstream.upstream_for(request)
-    results = await upstream.gather(request, target, **form.cleaned_data)
+    target = upstream_target(request)
+    results = await upstream.gather(target, **form.cleaned_data)
     return fan_out_answer("async", form, started, results)
 
 
@@ -145,7 +181,7 @@ def sync_fan_out(request, variant, fan_out):
     if not form.is_valid():
         return invalid_query(form)
     gone = getattr(request, "scope", {}).get("client_gone")
-    results = fan_out(upstream.upstream_for(request), **form.cleaned_data, gone=gone)
+    results = fan_out(upstream_target(request), **form.cleaned_data, gone=gone)
     return fan_out_answer(variant, form, started, results)
 
 
@@ -158,16 +194,13 @@ async def fan_out_stream(request):
     form = FanOutForm(request.GET)
     if not form.is_valid():
         return invalid_query(form)
-    target = upstream.upstream_for(request)
+    target = upstream_target(request)
 
     async def lines():
         errors = 0
-        async with upstream.async_client(request) as shared:
-            async for entry in upstream.as_completed(
-                shared, target, **form.cleaned_data
-            ):
-                errors += "error" in entry
-                yield json.dumps(entry) + "\n"
+        async for result in upstream.as_completed(target, **form.cleaned_data):
+            errors += not result.ok
+            yield json.dumps(result.as_json()) + "\n"
         elapsed = round(time.monotonic() - started, 3)
         summary = {"variant": "stream", **form.cleaned_data}
         summary.update(elapsed=elapsed, errors=errors)
@@ -204,6 +237,6 @@ async def pitfall_self_call(request):
     form = FanOutForm(request.GET)
     if not form.is_valid():
         return invalid_query(form)
-    target = upstream.this_server(request, "aggregator:upstream_sync")
-    results = await upstream.gather(request, target, **form.cleaned_data)
+    target = this_server(request, "aggregator:upstream_sync")
+    results = await upstream.gather(target, **form.cleaned_data)
     return fan_out_answer("self-call", form, started, results)

@@ -42,6 +42,7 @@ async def application(scope, receive, send):
         await lifespan(receive, send)
         return
     if scope["type"] == "http":
+        upstream.serving_on_this_loop()  # the fan-outs may keep a client for it
         scope, receive = watch_for_hang_up(scope, receive)
     await site(scope, receive, send)
 

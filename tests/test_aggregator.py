@@ -5,6 +5,7 @@ import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from unittest import mock
 
 from django.conf import settings
 from django.core.asgi import get_asgi_application
@@ -13,7 +14,7 @@ from django.db import close_old_connections
 from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.urls import reverse
 
-from aggregator import upstream
+from aggregator import upstream, views
 from mysite import asgi
 from tests.upstreams import FakeUpstream, closed_port_url
 
@@ -165,7 +166,9 @@ class FanOutFailureTests(FakeUpstreamTestCase):
 
 class SharedClientTests(FakeUpstreamTestCase):
     async def test_asgi_requests_share_one_client_per_event_loop(self):
-        """Under ASGI two fan-outs on one event loop reuse one AsyncClient."""
+        """On a server's event loop two fan-outs reuse one AsyncClient."""
+        # What mysite/asgi.py does for every request; the test client skips it.
+        upstream.serving_on_this_loop()
         url = reverse("aggregator:fan_out_async") + "?n=2&delay=0"
         with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
             first = await self.async_client.get(url)
@@ -177,15 +180,25 @@ class SharedClientTests(FakeUpstreamTestCase):
 
     def test_wsgi_requests_get_a_client_each(self):
         """Under WSGI each async view runs in a new event loop; each gets its own
-        client, so back-to-back requests never hit "Event loop is closed"."""
-        before = len(upstream._shared)
-        for _ in range(3):
-            response, _ = self.fan_out("async", "/json", "?n=2&delay=0")
-            self.assertEqual(response.json()["errors"], 0)
-        self.assertEqual(len(upstream._shared), before)
+        client, closed after it, so back-to-back requests never hit "Event loop
+        is closed" and no client is kept."""
+        opened = []
+        real = upstream.httpx2.AsyncClient
+
+        def recording(**options):
+            opened.append(real(**options))
+            return opened[-1]
+
+        with mock.patch.object(upstream.httpx2, "AsyncClient", recording):
+            for _ in range(3):
+                response, _ = self.fan_out("async", "/json", "?n=2&delay=0")
+                self.assertEqual(response.json()["errors"], 0)
+        self.assertEqual(len(opened), 3)
+        self.assertTrue(all(client.is_closed for client in opened))
 
     async def test_lifespan_shutdown_closes_the_shared_client(self):
         """The ASGI lifespan's shutdown closes this loop's client and forgets it."""
+        upstream.serving_on_this_loop()
         url = reverse("aggregator:fan_out_async") + "?n=1&delay=0"
         with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
             await self.async_client.get(url)
@@ -218,7 +231,7 @@ class SharedThreadPoolTests(FakeUpstreamTestCase):
         """With the hang-up event set, each sync way returns at once, calling nothing."""
         gone = threading.Event()
         gone.set()
-        target = upstream.Upstream(self.upstream.url + "/hang")
+        target = upstream.Target(self.upstream.url + "/hang")
         for fan_out in (
             upstream.loop_httpx,
             upstream.loop_requests,
@@ -229,7 +242,7 @@ class SharedThreadPoolTests(FakeUpstreamTestCase):
                 results = fan_out(target, 5, 1, gone=gone)
                 self.assertLess(time.monotonic() - started, 0.5)
                 self.assertEqual(
-                    {entry["error"] for entry in results},
+                    {result.error for result in results},
                     {"cancelled: the client went away"},
                 )
 
@@ -239,13 +252,13 @@ class SharedThreadPoolTests(FakeUpstreamTestCase):
         upstream: at most one per worker of the pool was made."""
         gone = threading.Event()
         threading.Timer(0.3, gone.set).start()
-        target = upstream.Upstream(self.upstream.url + "/json")
+        target = upstream.Target(self.upstream.url + "/json")
         calls_before = self.upstream.calls
         started = time.monotonic()
         results = upstream.thread_pool(target, 100, 1, gone=gone)
         self.assertLess(time.monotonic() - started, 0.6)
         self.assertEqual(
-            [entry["error"] for entry in results],
+            [result.error for result in results],
             ["cancelled: the client went away"] * 100,
         )
         self.upstream.wait_for(lambda: self.upstream.in_flight == 0, timeout=3)
@@ -331,7 +344,7 @@ class UpstreamAddressTests(SimpleTestCase):
         request = RequestFactory().get(
             "/", SERVER_NAME=server_name, SERVER_PORT="8123", HTTP_HOST=host
         )
-        return upstream.this_server(request, "aggregator:upstream_async")
+        return views.this_server(request, "aggregator:upstream_async")
 
     @override_settings(ALLOWED_HOSTS=["*"])
     def test_host_header_never_chooses_the_address(self):
@@ -358,5 +371,5 @@ class UpstreamAddressTests(SimpleTestCase):
         """AGGREGATOR_UPSTREAM_URL, when set, is the upstream."""
         request = RequestFactory().get("/")
         self.assertEqual(
-            upstream.upstream_for(request).url, "http://127.0.0.1:9/elsewhere"
+            views.upstream_target(request).url, "http://127.0.0.1:9/elsewhere"
         )
