@@ -112,15 +112,9 @@ class CsrfViewMiddleware(OnTheLoop, csrf.CsrfViewMiddleware):
         )
 
 
-class ServerTimingMiddleware:
-    """Tell the client how long the view took and where it ran.
-
-    Adds ``Server-Timing: view;dur=<ms>``, ``X-View-Handler`` (async or sync)
-    and ``X-View-Thread`` (the thread that ran the view), so ``curl -i`` shows
-    an async view on the event loop's thread and, under ASGI, a sync view on a
-    thread of its own request. Written for both modes, so under ASGI it costs
-    no thread hop for an async view.
-    """
+class BothModes:
+    """A middleware written for both modes, so under ASGI it makes no thread
+    hop; a subclass defines ``after(request, response)``."""
 
     sync_capable = True
     async_capable = True
@@ -130,15 +124,29 @@ class ServerTimingMiddleware:
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
             markcoroutinefunction(self)
-            self.process_view = self.aprocess_view
 
     def __call__(self, request):
         if self.async_mode:
             return self.__acall__(request)
-        return self.add_headers(request, self.get_response(request))
+        return self.after(request, self.get_response(request))
 
     async def __acall__(self, request):
-        return self.add_headers(request, await self.get_response(request))
+        return self.after(request, await self.get_response(request))
+
+
+class ServerTimingMiddleware(BothModes):
+    """Tell the client how long the view took and where it ran.
+
+    Adds ``Server-Timing: view;dur=<ms>``, ``X-View-Handler`` (async or sync)
+    and ``X-View-Thread`` (the thread that ran the view), so ``curl -i`` shows
+    an async view on the event loop's thread and, under ASGI, a sync view on a
+    thread of its own request. An async view costs it no thread hop.
+    """
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        if self.async_mode:
+            self.process_view = self.aprocess_view
 
     def process_view(self, request, view, view_args, view_kwargs):
         # Under WSGI every view runs on the thread that runs the middleware.
@@ -155,7 +163,7 @@ class ServerTimingMiddleware:
         handler = "async" if iscoroutinefunction(view) else "sync"
         request.view_timing = (handler, thread, perf_counter())
 
-    def add_headers(self, request, response):
+    def after(self, request, response):
         if hasattr(request, "view_timing"):
             handler, thread, started = request.view_timing
             milliseconds = (perf_counter() - started) * 1000
@@ -171,33 +179,15 @@ def current_thread_name():
     return threading.current_thread().name
 
 
-class JsonApiErrorsMiddleware:
+class JsonApiErrorsMiddleware(BothModes):
     """Under /api/, the 404 and 405 answers that Django and ninja give as HTML
     or plain text become JSON that says what was wrong and what is allowed.
 
     An unknown path, a trailing slash too many and a wrong method are a
-    client's mistakes too; an API client should not have to parse HTML. Both
-    modes, so it costs an async request no thread hop.
+    client's mistakes too; an API client should not have to parse HTML.
     """
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        self.async_mode = iscoroutinefunction(get_response)
-        if self.async_mode:
-            markcoroutinefunction(self)
-
-    def __call__(self, request):
-        if self.async_mode:
-            return self.__acall__(request)
-        return self.as_json(request, self.get_response(request))
-
-    async def __acall__(self, request):
-        return self.as_json(request, await self.get_response(request))
-
-    def as_json(self, request, response):
+    def after(self, request, response):
         if response.status_code not in (404, 405) or not request.path.startswith(
             API_PREFIX
         ):
