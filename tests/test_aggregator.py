@@ -15,6 +15,7 @@ from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.urls import reverse
 
 from aggregator import upstream, views
+from bench.servers import serve
 from mysite import asgi
 from tests.upstreams import FakeUpstream, closed_port_url
 
@@ -196,6 +197,22 @@ class SharedClientTests(FakeUpstreamTestCase):
         self.assertEqual(len(opened), 3)
         self.assertTrue(all(client.is_closed for client in opened))
 
+    def test_a_client_kept_across_event_loops_fails(self):
+        """The control for a client each under WSGI: a client whose pooled
+        connection was opened in one event loop fails in the next, as it
+        would under Django's WSGI handler, which runs each async view in a
+        loop of its own."""
+        client = upstream.httpx2.AsyncClient()
+
+        async def get(url):
+            return await client.get(url + "/?task_id=1")
+
+        with serve("raw-asgi") as url:  # keeps connections alive, as servers do
+            self.assertEqual(asyncio.run(get(url)).status_code, 200)
+            with self.assertRaises(RuntimeError) as raised:
+                asyncio.run(get(url))
+        self.assertIn("Event loop is closed", str(raised.exception))
+
     async def test_lifespan_shutdown_closes_the_shared_client(self):
         """The ASGI lifespan's shutdown closes this loop's client and forgets it."""
         upstream.serving_on_this_loop()
@@ -325,6 +342,17 @@ class CancellationTests(FakeUpstreamTestCase):
         hung_up = await asyncio.to_thread(fake.wait_for, lambda: fake.hung_up >= 5, 2)
         self.assertTrue(hung_up, f"upstream saw {fake.hung_up} of 5 requests end")
         self.assertEqual(fake.hanging, 0)
+
+    async def test_disconnect_cancels_the_stream_and_its_calls(self):
+        """Disconnecting mid-stream ends it and closes every upstream request."""
+        fake = self.upstream
+        with override_settings(AGGREGATOR_UPSTREAM_URL=fake.url + "/hang"):
+            elapsed, _ = await self.run_until_disconnect(
+                "/aggregator/stream/?n=5&delay=0", lambda: fake.hanging == 5
+            )
+        self.assertLess(elapsed, 3)
+        hung_up = await asyncio.to_thread(fake.wait_for, lambda: fake.hanging == 0, 2)
+        self.assertTrue(hung_up, f"{fake.hanging} upstream requests still open")
 
     async def test_disconnect_cancels_the_async_say_after(self):
         """Disconnecting from a 20 s say-after ends the view at once."""

@@ -70,6 +70,21 @@ def test_stream_sends_the_first_result_before_the_slowest_ends(fake_upstream):
     assert [line["task_id"] for _, line in arrivals[:-1]] == list(range(5))
 
 
+def test_the_stream_is_sent_whole_under_wsgi(fake_upstream):
+    """Under gunicorn (WSGI) Django collects an async stream before sending
+    it: the first line arrives with the last, after the slowest call (1.2 s)."""
+    env = {"AGGREGATOR_UPSTREAM_URL": fake_upstream.url + "/stagger"}
+    with serve("gunicorn", env=env) as url:
+        started = time.monotonic()
+        with httpx2.stream(
+            "GET", f"{url}/aggregator/stream/?n=5", timeout=30
+        ) as stream:
+            arrivals = [time.monotonic() - started for _ in stream.iter_lines()]
+    assert len(arrivals) == 6
+    assert arrivals[0] >= 1.2
+    assert arrivals[-1] - arrivals[0] < 0.1
+
+
 def test_every_variant_answers_a_hanging_upstream_within_the_deadline(fake_upstream):
     """With the upstream a listener that never answers, each variant answers JSON in time."""
     env = {

@@ -1,12 +1,14 @@
 """The blog app: the async ORM in views and API operations, and its pitfalls."""
 
+import asyncio
 from unittest import mock
 
 from asgiref.sync import sync_to_async
 from django.core.exceptions import SynchronousOnlyOperation
 from django.core.management import call_command
 from django.db import connection
-from django.test import TestCase
+from django.db.models import F
+from django.test import TestCase, TransactionTestCase
 from django.urls import reverse
 
 from blog.models import MAX_POST_ID, Author, Post
@@ -92,6 +94,36 @@ class BlogApiTests(BlogTestCase):
         self.assertEqual(response.status_code, 404)
         after = [post async for post in Post.objects.values_list("pk", "likes")]
         self.assertEqual(after, before)
+
+
+class LostUpdateTests(TransactionTestCase):
+    """The control for the atomic like: read, add one, save loses updates."""
+
+    async def like_fifty_times(self, like):
+        author = await Author.objects.acreate(name="Test author")
+        post = await Post.objects.acreate(
+            title="A post", slug="a-post", body="...", author=author
+        )
+        await asyncio.gather(*(like(post.pk) for _ in range(50)))
+        return (await Post.objects.aget(pk=post.pk)).likes
+
+    async def test_read_modify_write_loses_likes(self):
+        """50 concurrent `post.likes += 1; await post.asave()` count far fewer than 50."""
+
+        async def racy_like(pk):
+            post = await Post.objects.aget(pk=pk)
+            post.likes += 1
+            await post.asave(update_fields=["likes"])
+
+        self.assertLess(await self.like_fifty_times(racy_like), 50)
+
+    async def test_one_update_loses_none(self):
+        """The same 50 as one `UPDATE ... SET likes = likes + 1` each count 50."""
+
+        async def atomic_like(pk):
+            await Post.objects.filter(pk=pk).aupdate(likes=F("likes") + 1)
+
+        self.assertEqual(await self.like_fifty_times(atomic_like), 50)
 
 
 class PostListTests(BlogTestCase):

@@ -115,13 +115,29 @@ class AdminSessionTests(TestCase):
         )
         self.assertContains(response, "was added successfully")
 
-    def test_login_under_the_wsgi_handler(self):
-        """The same classes behave as Django's under WSGI."""
+    def test_login_and_messages_under_the_wsgi_handler(self):
+        """The same classes behave as Django's under WSGI: log in, add a group,
+        see the admin's message."""
         self.client = self.client_class(enforce_csrf_checks=True)
         form = self.client.get("/admin/login/")
         response = self.client.post("/admin/login/", self.login_form(form))
         self.assertRedirects(response, "/admin/", fetch_redirect_response=False)
         self.assertEqual(self.client.get("/admin/").status_code, 200)
+        add = self.client.get("/admin/auth/group/add/")
+        response = self.client.post(
+            "/admin/auth/group/add/",
+            {"name": "editors", "csrfmiddlewaretoken": add.context["csrf_token"]},
+            follow=True,
+        )
+        self.assertContains(response, "was added successfully")
+
+    def test_post_without_csrf_token_is_refused_under_wsgi(self):
+        """A POST with no CSRF token gets 403 under the WSGI handler too."""
+        client = self.client_class(enforce_csrf_checks=True)
+        response = client.post(
+            "/admin/login/", {"username": "admin", "password": "a-long-password-1"}
+        )
+        self.assertEqual(response.status_code, 403)
 
 
 class ServerTimingTests(SimpleTestCase):

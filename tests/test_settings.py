@@ -125,6 +125,23 @@ class MiddlewareSettingsTests(SimpleTestCase):
         self.assertEqual(result.stdout.splitlines()[-1], str(settings.MIDDLEWARE))
 
 
+class SqliteSettingsTests(SimpleTestCase):
+    def test_sqlite_runs_in_wal_mode_with_immediate_transactions(self):
+        """On the SQLite default, a connection is in WAL mode with a 20 s busy
+        timeout, and transactions begin IMMEDIATE (they take the write lock
+        at BEGIN)."""
+        if os.environ.get("DATABASE_URL", "").startswith("postgres"):
+            self.skipTest("the SQLite default only")
+        code = (
+            "from django.db import connection; c = connection.cursor();"
+            "print(c.execute('PRAGMA journal_mode').fetchone()[0],"
+            " c.execute('PRAGMA busy_timeout').fetchone()[0],"
+            " connection.transaction_mode)"
+        )
+        result = manage("shell", "-c", code)
+        self.assertEqual(result.stdout.split()[-3:], ["wal", "20000", "IMMEDIATE"])
+
+
 class DatabaseSettingsTests(SimpleTestCase):
     def test_no_atomic_requests_and_no_persistent_connections(self):
         """ATOMIC_REQUESTS is off (it breaks async views) and CONN_MAX_AGE is 0."""
