@@ -26,6 +26,7 @@ give up").
 import asyncio
 import contextlib
 import functools
+import json
 import threading
 import time
 import weakref
@@ -99,11 +100,11 @@ def unreachable(task_id, exc):
     return failed(task_id, f"upstream unreachable: {exc.__class__.__name__}")
 
 
-def read_answer(task_id, response):
-    if response.status_code != 200:
-        return failed(task_id, f"upstream answered HTTP {response.status_code}")
+def read_answer(task_id, status, body):
+    if status != 200:
+        return failed(task_id, f"upstream answered HTTP {status}")
     try:
-        return Result(task_id, value=response.json())
+        return Result(task_id, value=json.loads(body))
     except ValueError:
         return failed(task_id, "upstream answered something that is not JSON")
 
@@ -183,7 +184,7 @@ async def fetch_async(shared, target, task_id, delay):
         return no_answer(task_id)
     except httpx2.HTTPError as exc:
         return unreachable(task_id, exc)
-    return read_answer(task_id, response)
+    return read_answer(task_id, response.status_code, response.content)
 
 
 async def as_completed(target, n, delay):
@@ -233,22 +234,42 @@ def remaining(started):
     return settings.AGGREGATOR_DEADLINE - (time.monotonic() - started)
 
 
+def read_before_deadline(chunks, started):
+    """The body from `chunks`, or None once the fan-out's deadline has passed.
+
+    A sync call cannot be cancelled, and a read timeout bounds each read, not
+    the whole: an upstream that sends its answer a little at a time could run
+    past the deadline. Reading the body as it arrives and checking the clock
+    after each piece cuts it off at the first piece past the deadline.
+    """
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if remaining(started) <= 0:
+            return None
+    return bytes(body)
+
+
 def fetch_httpx(client, target, task_id, delay, started):
     left = remaining(started)
     if left <= 0:
         return deadline_passed(task_id)
     try:
-        response = client.get(
+        with client.stream(
+            "GET",
             target.url,
             params={"task_id": task_id, "delay": delay},
             headers=target.headers,
             timeout=timeout(read=min(settings.AGGREGATOR_READ_TIMEOUT, left)),
-        )
+        ) as response:
+            body = read_before_deadline(response.iter_bytes(), started)
     except httpx2.TimeoutException:
         return no_answer(task_id)
     except httpx2.HTTPError as exc:
         return unreachable(task_id, exc)
-    return read_answer(task_id, response)
+    if body is None:
+        return deadline_passed(task_id)
+    return read_answer(task_id, response.status_code, body)
 
 
 def loop_httpx(target, n, delay, gone=None):
@@ -282,18 +303,25 @@ def loop_requests(target, n, delay, gone=None):
                 continue
             read = min(settings.AGGREGATOR_READ_TIMEOUT, left)
             try:
-                response = session.get(
+                with session.get(
                     target.url,
                     params={"task_id": task_id, "delay": delay},
                     headers=target.headers,
                     timeout=(settings.AGGREGATOR_CONNECT_TIMEOUT, read),
-                )
+                    stream=True,
+                ) as response:
+                    # read1: whatever has arrived, not a full buffer's worth.
+                    pieces = iter(lambda: response.raw.read1(65536), b"")
+                    body = read_before_deadline(pieces, started)
             except requests.Timeout:
                 result = no_answer(task_id)
             except requests.RequestException as exc:
                 result = unreachable(task_id, exc)
             else:
-                result = read_answer(task_id, response)
+                if body is None:
+                    result = deadline_passed(task_id)
+                else:
+                    result = read_answer(task_id, response.status_code, body)
             results.append(result)
     return results
 

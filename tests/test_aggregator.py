@@ -114,6 +114,12 @@ class FanOutFailureTests(FakeUpstreamTestCase):
         """A listener that never answers: 504 within the deadline, in every variant."""
         self.assert_all_failed("/hang", 504, "timeout", within=2.5)
 
+    def test_a_slowly_sending_upstream_is_cut_off_at_the_deadline(self):
+        """An upstream that sends its answer one byte every 0.1 s never trips a
+        read timeout, yet every variant, the sync loops too, answers 504 by the
+        deadline (1.5 s here) plus one byte's wait."""
+        self.assert_all_failed("/trickle", 504, "not done within", within=1.5 + 0.4)
+
     def test_some_failures_still_answer_200(self):
         """When some calls succeed the answer is 200 with the failures counted."""
         for variant in VARIANTS:

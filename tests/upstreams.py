@@ -3,7 +3,8 @@
 `FakeUpstream` answers by path: /json (a JSON echo after `delay` seconds,
 counting them: `calls`, `in_flight` and `most_in_flight`),
 /stagger (the same, after task_id x 0.3 s), /fail (HTTP 500), /flaky (500 for
-odd task ids), /text (200, not JSON) and /hang (accepts, never answers, and
+odd task ids), /text (200, not JSON), /trickle (a JSON answer sent one byte
+every 0.1 s) and /hang (accepts, never answers, and
 records when the caller hangs up).
 """
 
@@ -69,6 +70,8 @@ class FakeUpstream:
                     return self.answer(500, b"boom", "text/plain")
                 if url.path == "/text":
                     return self.answer(200, b"hello", "text/plain")
+                if url.path == "/trickle":
+                    return self.trickle(task_id)
                 delay = float(query.get("delay", 0))
                 if url.path == "/stagger":
                     delay = task_id * 0.3
@@ -92,6 +95,25 @@ class FakeUpstream:
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
+
+            def trickle(self, task_id):
+                """Headers at once, then the JSON body one byte every 0.1 s:
+                never a read timeout, yet 40 bytes take 4 s."""
+                body = json.dumps({"task_id": task_id, "pad": "x" * 20}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.flush()
+                for byte in body:
+                    if upstream.stopping.is_set():
+                        return
+                    time.sleep(0.1)
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:
+                        return  # the caller hung up
 
             def hang(self):
                 with upstream.lock:
