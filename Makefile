@@ -15,7 +15,7 @@ FIND_PYTHON := for p in python3 python3.13 python3.12 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v "$$p"; break; fi; done
 
-.PHONY: setup run test lint format uvicorn daphne gunicorn serve bench storm clean
+.PHONY: setup run test lint format uvicorn daphne gunicorn serve bench storm figures clean
 
 setup: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput --verbosity 0
@@ -72,6 +72,10 @@ bench: setup
 # 100 clients hang up on fan-outs; what it costs one uvicorn worker afterwards.
 storm: setup
 	$(PY) -m bench.storm | tee docs/figures/abandoned-fan-outs.txt
+
+# Every figure the README quotes outside the benchmark, into docs/figures/.
+figures: setup
+	$(PY) -m bench.figures
 
 clean:
 	rm -rf $(VENV) staticfiles bench-results db.sqlite3 db.sqlite3-shm db.sqlite3-wal

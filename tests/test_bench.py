@@ -144,3 +144,31 @@ class AnatomyTests(SimpleTestCase):
         self.assertLess(lean_total, stock_total / 2)
         lean_mw, stock_mw = figures["middleware (all, with Server-Timing)"]
         self.assertLess(lean_mw, stock_mw / 3)
+
+
+class FiguresTests(SimpleTestCase):
+    def test_figures_measure_the_pitfalls(self):
+        """`make figures`' pitfall section writes its raw output: five blocking
+        sleeps take 5 s in all, their async twin and ten sync views about 1 s."""
+        with tempfile.TemporaryDirectory() as out:
+            result = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.figures",
+                    "--only",
+                    "pitfalls",
+                    "--out",
+                    out,
+                ],
+                cwd=BASE_DIR,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+            lines = (Path(out) / "pitfalls.txt").read_text().splitlines()
+        totals = [float(line.rsplit("all ", 1)[1].split()[0]) for line in lines[2:5]]
+        self.assertTrue(5 <= totals[0] < 5.8, totals)
+        self.assertTrue(all(1 <= total < 1.6 for total in totals[1:]), totals)
+        self.assertIn("self-call, n=10 delay=1: elapsed", lines[5])

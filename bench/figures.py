@@ -1,0 +1,166 @@
+"""`make figures`: every figure the README quotes outside the benchmark.
+
+Each section starts the server the README names, as a real process on a
+free loopback port, measures what the README says, and writes its raw output
+to docs/figures/<name>.txt (printed too). The benchmark's own figures are in
+docs/bench/ (`make bench`); the storm's and the anatomy's in docs/figures/
+(`make storm`, `make bench ARGS=--anatomy`).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import httpx2
+
+from . import load
+from .servers import BASE_DIR, PRODUCTION_ENV, command_for, free_port, started
+
+OUT = BASE_DIR / "docs" / "figures"
+# As a reader first runs it: DEBUG on, its access log printing.
+DEVELOPMENT = dict.fromkeys(PRODUCTION_ENV)
+
+
+def serving(server, *args, env=None):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    return started(command_for(server, port, *args), url, env=env), url
+
+
+def latencies(url, concurrency, requests):
+    outcome = load.run(url, concurrency=concurrency, requests=requests)
+    ordered = sorted(seconds * 1000 for seconds in outcome.latencies)
+    return (
+        f"{len(ordered)} answered, {outcome.failed} failed; "
+        f"min {ordered[0]:.0f} ms, median {ordered[len(ordered) // 2]:.0f} ms, "
+        f"max {ordered[-1]:.0f} ms; all {outcome.elapsed:.2f} s"
+    )
+
+
+def flood():
+    """The seed's flood on one uvicorn worker in development settings, and
+    five 1 s requests on one gunicorn worker with one thread."""
+    lines = []
+    context, url = serving("uvicorn", env=DEVELOPMENT)
+    with context:
+        for path in ("/api/say-after", "/api/say-sync"):
+            load.run(f"{url}{path}?delay=0&word=hello", concurrency=1, requests=1)
+            result = latencies(f"{url}{path}?delay=3&word=hello", 100, 100)
+            lines.append(f"uvicorn, DEBUG on: 100 x {path}?delay=3: {result}")
+    context, url = serving("gunicorn", "--workers", "1", "--threads", "1")
+    with context:
+        result = latencies(f"{url}/api/say-sync?delay=1&word=hi", 5, 5)
+        lines.append(f"gunicorn 1 x 1: 5 x /api/say-sync?delay=1: {result}")
+    return lines
+
+
+def aggregator():
+    """Each fan-out variant, n=10 calls of 1 s, one at a time, on one uvicorn
+    worker; for the stream, when its first line arrived too."""
+    lines = []
+    context, url = serving("uvicorn")
+    with context:
+        httpx2.get(f"{url}/aggregator/async/?n=1&delay=0", timeout=30)
+        for variant in ("async", "threads", "sync", "requests"):
+            body = httpx2.get(f"{url}/aggregator/{variant}/?n=10&delay=1", timeout=30)
+            answer = body.json()
+            lines.append(
+                f"{variant}: HTTP {body.status_code}, elapsed {answer['elapsed']:.2f} s,"
+                f" {answer['errors']} errors"
+            )
+        started_at = time.monotonic()
+        arrivals = []
+        with httpx2.stream(
+            "GET", f"{url}/aggregator/stream/?n=10&delay=1", timeout=30
+        ) as stream:
+            for line in stream.iter_lines():
+                arrivals.append((time.monotonic() - started_at, json.loads(line)))
+        summary = arrivals[-1][1]["summary"]
+        lines.append(
+            f"stream: first line after {arrivals[0][0]:.2f} s, elapsed "
+            f"{summary['elapsed']:.2f} s, {summary['errors']} errors"
+        )
+    return lines
+
+
+def pitfalls():
+    """The pitfalls table: five blocking sleeps, their async twin, the
+    self-call, and ten sync views at once, on one uvicorn worker."""
+    lines = []
+    context, url = serving("uvicorn")
+    with context:
+        for label, path, count in [
+            ("time.sleep in async def", "pitfalls/blocking-sleep/?delay=1&word=hi", 5),
+            ("the asyncio.sleep twin", "say-after/async/?delay=1&word=hi", 5),
+            ("sync upstream views", "upstream/sync/?task_id=1&delay=1", 10),
+        ]:
+            result = latencies(f"{url}/aggregator/{path}", count, count)
+            lines.append(f"{label}: {count} at once: {result}")
+        answer = httpx2.get(
+            f"{url}/aggregator/pitfalls/self-call/?n=10&delay=1", timeout=30
+        ).json()
+        lines.append(
+            f"self-call, n=10 delay=1: elapsed {answer['elapsed']:.2f} s, "
+            f"{answer['errors']} errors"
+        )
+    return lines
+
+
+def blog_reads():
+    """Reads of the blog, 100 at a time, 2000 in all, on one uvicorn worker
+    without its access log, on this database."""
+    lines = []
+    context, url = serving("uvicorn", "--no-access-log")
+    with context:
+        for path in ("/api/blog/1", "/blog/?page=2", "/blog/1/"):
+            load.run(url + path, concurrency=1, requests=5)
+            outcome = load.run(url + path, concurrency=100, requests=2000)
+            rate = len(outcome.latencies) / outcome.elapsed
+            lines.append(f"{path}: {rate:.0f} requests/s, {outcome.failed} failed")
+    return lines
+
+
+def database():
+    url = os.environ.get("DATABASE_URL", "")
+    return "postgresql" if url.startswith("postgres") else "sqlite"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.figures", description=__doc__
+    )
+    parser.add_argument(
+        "--only", help="one section: flood, aggregator, pitfalls, blog-reads"
+    )
+    parser.add_argument("--out", type=Path, default=OUT, help="default: docs/figures")
+    args = parser.parse_args(argv)
+    only, out = args.only, args.out
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    header = (
+        f"# {now}, Python {platform.python_version()}, {os.cpu_count()} CPUs; "
+        "written by `make figures` (bench/figures.py)"
+    )
+    sections = [
+        ("flood", flood),
+        ("aggregator", aggregator),
+        ("pitfalls", pitfalls),
+        (f"blog-reads-{database()}", blog_reads),
+    ]
+    out.mkdir(parents=True, exist_ok=True)
+    for name, measure in sections:
+        if only and not name.startswith(only):
+            continue
+        about = " ".join(measure.__doc__.split())
+        text = "\n".join([header, f"# {about}", *measure()])
+        (out / f"{name}.txt").write_text(text + "\n")
+        print(f"== {out / name}.txt\n{text}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,102 @@
+"""Every figure the README quotes comes from a saved output in docs/.
+
+The README's result tables and its bullets are parsed; each measured number
+in them (a table cell's numbers, a bullet's numbers with a unit) must appear,
+at the precision the README gives, in docs/bench/ or docs/figures/, which
+`make bench`, `make storm` and `make figures` write.
+"""
+
+import re
+from pathlib import Path
+
+from django.test import SimpleTestCase
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+UNITS = r"(?:ms|s|µs|MiB|%|requests/s|requests a second|requests per second|threads)"
+WITH_UNIT = re.compile(rf"(\d[\d,]*(?:\.\d+)?)\s*{UNITS}(?![\w/])")
+# A table is a result table when its header names a measurement.
+RESULT_HEADERS = re.compile(r"\bms\b|elapsed|what happens|req/s|slowest|SQLite|lean")
+
+
+def without_code(text):
+    """Commands and paths in backticks are not figures."""
+    return re.sub(r"`[^`]*`", "", text)
+
+
+def tables(lines):
+    """Each markdown table: its header row and its body rows, as cells."""
+    table = []
+    for line in [*lines, ""]:
+        if line.startswith("|"):
+            table.append([cell.strip() for cell in line.strip("|").split("|")])
+        elif table:
+            header, _rule, *body = table
+            yield header, body
+            table = []
+
+
+def figures(readme):
+    """(where, figure) for every measured number the README states."""
+    lines = readme.splitlines()
+    for header, body in tables(lines):
+        if not RESULT_HEADERS.search(" ".join(header)):
+            continue
+        for row in body:
+            for cell in row[1:]:
+                for number in NUMBER.findall(without_code(cell)):
+                    yield row[0], number
+    for bullet in bullets(lines):
+        for number in WITH_UNIT.findall(without_code(bullet)):
+            yield bullet[:60], number
+
+
+def bullets(lines):
+    """Each bullet or numbered item, with the indented lines that continue it."""
+    item = None
+    for line in [*lines, ""]:
+        starts = re.match(r"\s*(-|\d+\.) ", line)
+        if item is not None and not starts and line.startswith("  "):
+            item += " " + line.strip()
+            continue
+        if item is not None:
+            yield item
+        item = line.strip() if starts else None
+
+
+def saved_numbers():
+    numbers = set()
+    for folder in ("docs/bench", "docs/figures"):
+        for path in (BASE_DIR / folder).rglob("*"):
+            if path.suffix in (".txt", ".md", ".csv"):
+                numbers.update(NUMBER.findall(path.read_text()))
+    return {float(number.replace(",", "")) for number in numbers}
+
+
+def found(figure, saved):
+    """Whether a saved number rounds to `figure` at the figure's precision."""
+    decimals = len(figure.partition(".")[2])
+    value = float(figure.replace(",", ""))
+    return any(round(number, decimals) == value for number in saved)
+
+
+class ReadmeFigureTests(SimpleTestCase):
+    def test_the_parser_finds_the_figures(self):
+        """The parser sees the tables and bullets: over a hundred figures."""
+        readme = (BASE_DIR / "README.md").read_text()
+        self.assertGreater(len(list(figures(readme))), 100)
+
+    def test_a_figure_from_nowhere_is_caught(self):
+        """A number that is in no saved output fails the check."""
+        saved = saved_numbers()
+        self.assertFalse(found("123456.7", saved))
+        readme = "| slowest, ms | a |\n| --- | --- |\n| uvicorn | 123456.7 |\n"
+        self.assertEqual(list(figures(readme)), [("uvicorn", "123456.7")])
+
+    def test_every_figure_in_the_readme_is_saved_in_docs(self):
+        """Each measured number in the README's tables and bullets appears in
+        docs/bench/ or docs/figures/."""
+        saved = saved_numbers()
+        readme = (BASE_DIR / "README.md").read_text()
+        missing = [(where, n) for where, n in figures(readme) if not found(n, saved)]
+        self.assertEqual(missing, [])
