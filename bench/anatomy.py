@@ -180,11 +180,9 @@ def mode():
 def through_uvicorn(env, seconds=3):
     """Microseconds per request, one at a time, through a real uvicorn."""
     from . import load
-    from .servers import command_for, free_port, started
+    from .servers import serve
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with started(command_for("uvicorn", port), url, env=env):
+    with serve("uvicorn", env=env) as url:
         target = f"{url}{PATH}?{QUERY.decode()}"
         load.run(target, concurrency=1, requests=50)
         outcome = load.run(target, concurrency=1, duration=seconds)

@@ -19,17 +19,11 @@ from pathlib import Path
 import httpx2
 
 from . import load
-from .servers import BASE_DIR, PRODUCTION_ENV, command_for, free_port, started
+from .servers import BASE_DIR, PRODUCTION_ENV, serve
 
 OUT = BASE_DIR / "docs" / "figures"
 # As a reader first runs it: DEBUG on, its access log printing.
 DEVELOPMENT = dict.fromkeys(PRODUCTION_ENV)
-
-
-def serving(server, *args, env=None):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    return started(command_for(server, port, *args), url, env=env), url
 
 
 def latencies(url, concurrency, requests):
@@ -46,14 +40,12 @@ def flood():
     """The seed's flood on one uvicorn worker in development settings, and
     five 1 s requests on one gunicorn worker with one thread."""
     lines = []
-    context, url = serving("uvicorn", env=DEVELOPMENT)
-    with context:
+    with serve("uvicorn", env=DEVELOPMENT) as url:
         for path in ("/api/say-after", "/api/say-sync"):
             load.run(f"{url}{path}?delay=0&word=hello", concurrency=1, requests=1)
             result = latencies(f"{url}{path}?delay=3&word=hello", 100, 100)
             lines.append(f"uvicorn, DEBUG on: 100 x {path}?delay=3: {result}")
-    context, url = serving("gunicorn", "--workers", "1", "--threads", "1")
-    with context:
+    with serve("gunicorn", "--workers", "1", "--threads", "1") as url:
         result = latencies(f"{url}/api/say-sync?delay=1&word=hi", 5, 5)
         lines.append(f"gunicorn 1 x 1: 5 x /api/say-sync?delay=1: {result}")
     return lines
@@ -63,8 +55,7 @@ def aggregator():
     """Each fan-out variant, n=10 calls of 1 s, one at a time, on one uvicorn
     worker; for the stream, when its first line arrived too."""
     lines = []
-    context, url = serving("uvicorn")
-    with context:
+    with serve("uvicorn") as url:
         httpx2.get(f"{url}/aggregator/async/?n=1&delay=0", timeout=30)
         for variant in ("async", "threads", "sync", "requests"):
             body = httpx2.get(f"{url}/aggregator/{variant}/?n=10&delay=1", timeout=30)
@@ -88,12 +79,23 @@ def aggregator():
     return lines
 
 
+def wsgi_fan_out():
+    """The async fan-out to this same server under WSGI gunicorn as configured
+    (one worker, four threads): its own request holds one of the threads."""
+    with serve("gunicorn") as url:
+        answer = httpx2.get(f"{url}/aggregator/async/?n=10&delay=1", timeout=30)
+        body = answer.json()
+    return [
+        f"async, n=10 delay=1: HTTP {answer.status_code}, "
+        f"elapsed {body['elapsed']:.2f} s, {body['errors']} errors"
+    ]
+
+
 def pitfalls():
     """The pitfalls table: five blocking sleeps, their async twin, the
     self-call, and ten sync views at once, on one uvicorn worker."""
     lines = []
-    context, url = serving("uvicorn")
-    with context:
+    with serve("uvicorn") as url:
         for label, path, count in [
             ("time.sleep in async def", "pitfalls/blocking-sleep/?delay=1&word=hi", 5),
             ("the asyncio.sleep twin", "say-after/async/?delay=1&word=hi", 5),
@@ -115,8 +117,7 @@ def blog_reads():
     """Reads of the blog, 100 at a time, 2000 in all, on one uvicorn worker
     without its access log, on this database."""
     lines = []
-    context, url = serving("uvicorn", "--no-access-log")
-    with context:
+    with serve("uvicorn", "--no-access-log") as url:
         for path in ("/api/blog/1", "/blog/?page=2", "/blog/1/"):
             load.run(url + path, concurrency=1, requests=5)
             outcome = load.run(url + path, concurrency=100, requests=2000)
@@ -135,7 +136,8 @@ def main(argv=None):
         prog="python -m bench.figures", description=__doc__
     )
     parser.add_argument(
-        "--only", help="one section: flood, aggregator, pitfalls, blog-reads"
+        "--only",
+        help="one section: flood, aggregator, pitfalls, wsgi-fan-out, blog-reads",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="default: docs/figures")
     args = parser.parse_args(argv)
@@ -149,6 +151,7 @@ def main(argv=None):
         ("flood", flood),
         ("aggregator", aggregator),
         ("pitfalls", pitfalls),
+        ("wsgi-fan-out", wsgi_fan_out),
         (f"blog-reads-{database()}", blog_reads),
     ]
     out.mkdir(parents=True, exist_ok=True)

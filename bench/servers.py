@@ -76,6 +76,16 @@ def serve(name, *extra_args, env=None, timeout=30):
 
 
 @contextlib.contextmanager
+def serve_process(name, *extra_args, env=None, timeout=30):
+    """Like serve(), yielding (its base URL, its process) for those that watch it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    command = command_for(name, port, *extra_args)
+    with started(command, url, env=env, timeout=timeout) as process:
+        yield url, process
+
+
+@contextlib.contextmanager
 def running(command, url, *, env=None, ready_path="/healthz", timeout=30):
     """Run `command` in the project folder until `url` answers; yield `url`; stop it."""
     with started(command, url, env=env, ready_path=ready_path, timeout=timeout):

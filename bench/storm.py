@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .load import get_all, request_for
 from .sampler import group_usage
-from .servers import BASE_DIR, command_for, free_port, started
+from .servers import BASE_DIR, serve_process
 
 
 async def abandon(url, *, clients=100, after=0.5):
@@ -105,9 +105,7 @@ async def slowest_of(url, count, patience):
 
 def measure(variant, query, clients, patience):
     """One fresh uvicorn worker, one storm: the figures of one row."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with started(command_for("uvicorn", port), url) as process:
+    with serve_process("uvicorn") as (url, process):
         pid = process.pid
         # Warm up: the shared client or pool exists before the storm.
         asyncio.run(get_all(f"{url}/aggregator/{variant}/?n=1&delay=0", 1))

@@ -92,10 +92,6 @@ class IdleThreads:
         else:
             self._idle.append(executor)
 
-    def shutdown(self):
-        while self._idle:
-            self._idle.pop().shutdown(wait=False)
-
 
 class RequestExecutor(Executor):
     """One request's executor: a borrowed thread, from its first sync call on."""

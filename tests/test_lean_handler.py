@@ -6,7 +6,6 @@ requests in flight, never lent while busy, and not kept past the idle pool.
 """
 
 import asyncio
-import contextlib
 import json
 import os
 import resource
@@ -18,19 +17,15 @@ from django.conf import settings
 
 from bench import load
 from bench.sampler import group_usage
-from bench.servers import command_for, free_port, started
+from bench.servers import serve_process
 from bench.storm import abandon
 
 PROBE = {"DJANGO_SETTINGS_MODULE": "tests.probe_settings"}
 
 
-@contextlib.contextmanager
 def uvicorn(env=None):
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    env = {**PROBE, **(env or {})}
-    with started(command_for("uvicorn", port), url, env=env) as process:
-        yield url, process
+    """One uvicorn worker serving the probe views: (its URL, its process)."""
+    return serve_process("uvicorn", env={**PROBE, **(env or {})})
 
 
 @pytest.fixture(scope="module")

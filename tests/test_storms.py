@@ -6,14 +6,12 @@ SIGTERM still stops it. The calls in flight never pass their bound.
 """
 
 import asyncio
-import contextlib
 import json
 import os
 import resource
 import signal
 import threading
 import time
-from pathlib import Path
 
 import httpx2
 import pytest
@@ -21,31 +19,16 @@ from django.conf import settings
 
 from bench import load
 from bench.sampler import group_usage
-from bench.servers import command_for, free_port, output, serve, started
-from bench.storm import abandon
+from bench.servers import output, serve, serve_process
+from bench.storm import abandon, cpu_seconds
 from tests.test_servers import timed_gets
 from tests.upstreams import FakeUpstream
 
 STORM = "n=20&delay=3"
 
 
-@contextlib.contextmanager
-def uvicorn(*args, env=None):
-    """One uvicorn worker, production settings: (its URL, its process)."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with started(command_for("uvicorn", port, *args), url, env=env) as process:
-        yield url, process
-
-
 def threads(process):
     return group_usage(process.pid)[1]
-
-
-def cpu_seconds(process):
-    """User plus system CPU time the process has used, from /proc."""
-    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wait_for(predicate, timeout):
@@ -61,7 +44,7 @@ def test_abandoned_fan_outs_cost_nothing_once_the_clients_are_gone(variant):
     concurrent 1 s say-sync requests all answer in under 2 s; within 5 s the
     threads are back within 10 of the start (the bounded pools' own threads
     aside) and the CPU is near idle."""
-    with uvicorn() as (url, process):
+    with serve_process("uvicorn") as (url, process):
         httpx2.get(f"{url}/aggregator/{variant}/?n=1&delay=0", timeout=10)
         before = threads(process)
         finished = asyncio.run(
@@ -84,9 +67,9 @@ def test_abandoned_fan_outs_cost_nothing_once_the_clients_are_gone(variant):
             timeout=5 - (time.monotonic() - hung_up),
         )
         assert settled, f"{threads(process)} threads, {before} before the storm"
-        cpu = cpu_seconds(process)
+        cpu = cpu_seconds(process.pid)
         time.sleep(1)
-        assert cpu_seconds(process) - cpu < 0.1  # under 10% of a core
+        assert cpu_seconds(process.pid) - cpu < 0.1  # under 10% of a core
 
 
 def test_a_thousand_fan_outs_at_once_all_answer_by_the_deadline():
@@ -102,7 +85,7 @@ def test_a_thousand_fan_outs_at_once_all_answer_by_the_deadline():
                 "AGGREGATOR_UPSTREAM_URL": upstream + "/",
                 "AGGREGATOR_DEADLINE": "5",
             }
-            with uvicorn(env=env) as (url, _):
+            with serve_process("uvicorn", env=env) as (url, _):
                 answers = asyncio.run(
                     load.get_all(f"{url}/aggregator/async/?n=10&delay=1", 1000)
                 )
@@ -165,7 +148,10 @@ def test_sigterm_in_a_storm_stops_the_server_within_the_graceful_timeout():
     """SIGTERM while 100 fan-outs are in flight: the server exits within its
     graceful timeout (2 s) plus 2 s, after the lifespan shutdown closed its
     shared clients."""
-    with uvicorn("--timeout-graceful-shutdown", "2") as (url, process):
+    with serve_process("uvicorn", "--timeout-graceful-shutdown", "2") as (
+        url,
+        process,
+    ):
         storm = threading.Thread(
             target=asyncio.run,
             args=(abandon(f"{url}/aggregator/async/?{STORM}", clients=100, after=8),),
