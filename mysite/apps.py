@@ -2,9 +2,11 @@ from django.apps import AppConfig
 
 
 class SiteConfig(AppConfig):
-    """The project itself, installed as an app only to register its checks."""
+    """The project itself, installed as an app only to adjust Django's checks."""
 
     name = "mysite"
 
     def ready(self):
-        from . import checks  # noqa: F401 -- registers them
+        from . import checks
+
+        checks.install()

@@ -1,68 +1,73 @@
-"""Django's deployment checks for the security middleware, for subclasses too.
+"""Django's own security checks, made to see this project's middleware subclasses.
 
-Django's security.W001, W002 and W003 look for Django's own dotted paths in
-MIDDLEWARE, so they fail on this project's event-loop subclasses
-(mysite/middleware.py) and are silenced in settings. Worse, Django then skips
-the checks that depend on SecurityMiddleware being present (HSTS, nosniff,
-the HTTPS redirect: W004, W005, W006, W008, W021). These checks put both
-back: each of the three middleware must be in MIDDLEWARE as Django's class
-or a subclass of it, and with SecurityMiddleware in place its settings are
-checked as Django would.
+Django's deploy checks decide whether, say, SecurityMiddleware is installed by
+looking for the string "django.middleware.security.SecurityMiddleware" in
+MIDDLEWARE. This project lists event-loop subclasses instead
+(mysite/middleware.py), so out of the box Django would warn that the security,
+clickjacking and CSRF middleware are missing (W001 to W003) and then skip every
+check that depends on them: HSTS, nosniff, the HTTPS redirect, X-Frame-Options
+DENY, the referrer policy, secure CSRF and session cookies.
+
+Silencing W001 to W003 would hide a real removal too. Instead, at start-up each
+of Django's security checks is swapped for a copy that runs while MIDDLEWARE
+names every subclass by its Django parent. The checks, their messages and their
+ids stay Django's own, and `check --deploy` reports "0 silenced".
+
+The check registry's sets are not a documented API; tests/test_settings.py
+fails if a Django upgrade changes them.
 """
 
+import functools
+from contextlib import contextmanager
+
 from django.conf import settings
-from django.core import checks
-from django.core.checks.security import base, csrf
-from django.middleware.clickjacking import XFrameOptionsMiddleware
-from django.middleware.csrf import CsrfViewMiddleware
-from django.middleware.security import SecurityMiddleware
+from django.core.checks.registry import registry
 from django.utils.module_loading import import_string
 
-REQUIRED = [
-    (SecurityMiddleware, base.W001),
-    (XFrameOptionsMiddleware, base.W002),
-    (CsrfViewMiddleware, csrf.W003),
-]
+DJANGO_SECURITY_CHECKS = "django.core.checks.security."
+DJANGO_MIDDLEWARE = ("django.middleware.", "django.contrib.")
 
 
-def installed(middleware_class):
-    """Whether MIDDLEWARE has `middleware_class` or a subclass of it."""
-    for path in settings.MIDDLEWARE:
-        try:
-            candidate = import_string(path)
-        except ImportError:
-            continue  # Django's own check reports a path that does not import
-        if isinstance(candidate, type) and issubclass(candidate, middleware_class):
-            return True
-    return False
+def django_path(path):
+    """The dotted path of the Django middleware `path` is or subclasses, else `path`."""
+    try:
+        middleware = import_string(path)
+    except ImportError:
+        return path  # Django's own checks report a path that does not import
+    for cls in getattr(middleware, "__mro__", ()):
+        if cls.__module__.startswith(DJANGO_MIDDLEWARE):
+            return f"{cls.__module__}.{cls.__qualname__}"
+    return path
 
 
-@checks.register(checks.Tags.security, deploy=True)
-def check_security_middleware(app_configs, **kwargs):
-    found = [
-        warning
-        for middleware_class, warning in REQUIRED
-        if not installed(middleware_class)
-    ]
-    if installed(SecurityMiddleware):
-        found += security_settings()
-    return [project_warning(warning) for warning in found]
+@contextmanager
+def middleware_as_django_sees_it():
+    """MIDDLEWARE with each subclass written as its Django parent, for the
+    duration of one check. Checks run once, at start-up, before any request."""
+    listed = settings.MIDDLEWARE
+    settings.MIDDLEWARE = [django_path(path) for path in listed]
+    try:
+        yield
+    finally:
+        settings.MIDDLEWARE = listed
 
 
-def security_settings():
-    """The settings checks Django runs only when its own SecurityMiddleware is listed."""
-    hsts = settings.SECURE_HSTS_SECONDS
-    failed = [
-        (not hsts, base.W004),
-        (hsts and settings.SECURE_HSTS_INCLUDE_SUBDOMAINS is not True, base.W005),
-        (hsts and settings.SECURE_HSTS_PRELOAD is not True, base.W021),
-        (settings.SECURE_CONTENT_TYPE_NOSNIFF is not True, base.W006),
-        (settings.SECURE_SSL_REDIRECT is not True, base.W008),
-    ]
-    return [warning for failing, warning in failed if failing]
+def seeing_subclasses(check):
+    @functools.wraps(check)  # keeps the name and the tags the registry filters on
+    def wrapper(app_configs, **kwargs):
+        with middleware_as_django_sees_it():
+            return check(app_configs, **kwargs)
+
+    wrapper.sees_subclasses = True
+    return wrapper
 
 
-def project_warning(warning):
-    """Django's warning under this project's id, so that silencing Django's
-    W001 to W003 does not silence it."""
-    return checks.Warning(warning.msg, hint=warning.hint, id="mysite." + warning.id)
+def install():
+    """Swap each of Django's security checks for its subclass-aware copy."""
+    for checks in (registry.registered_checks, registry.deployment_checks):
+        for check in list(checks):
+            if check.__module__.startswith(DJANGO_SECURITY_CHECKS) and not getattr(
+                check, "sees_subclasses", False
+            ):
+                checks.discard(check)
+                checks.add(seeing_subclasses(check))

@@ -7,6 +7,8 @@ import sys
 from django.conf import settings
 from django.contrib.auth.middleware import AuthenticationMiddleware
 from django.contrib.sessions.middleware import SessionMiddleware
+from django.core import checks
+from django.core.checks.registry import registry
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.csrf import CsrfViewMiddleware
 from django.middleware.security import SecurityMiddleware
@@ -30,56 +32,102 @@ def manage(*args, **env):
     )
 
 
+def deploy_warnings():
+    """The ids `check --deploy` reports under the current settings."""
+    found = checks.run_checks(
+        tags=[checks.Tags.security], include_deployment_checks=True
+    )
+    return {message.id for message in found}
+
+
 class DeploymentTests(SimpleTestCase):
     def test_check_deploy_is_clean_in_production(self):
-        """`check --deploy` with production variables reports no issue."""
+        """`check --deploy` with production variables reports no issue, and
+        silences none."""
         env = {**PRODUCTION_ENV, "DJANGO_ALLOWED_HOSTS": "example.com"}
         env.pop("DJANGO_HTTPS")  # production default: HTTPS hardening on
         result = manage("check", "--deploy", "--fail-level", "WARNING", **env)
         self.assertEqual(result.returncode, 0, result.stderr)
-        self.assertIn("no issues (3 silenced)", result.stdout)
+        self.assertIn("no issues (0 silenced)", result.stdout)
 
-    def test_project_checks_warn_when_security_middleware_is_removed(self):
-        """Without the security, clickjacking or CSRF middleware (Django's or a
-        subclass), the project's own checks warn, silenced Django ones or not."""
+    def test_django_checks_warn_when_security_middleware_is_removed(self):
+        """Without the security, clickjacking or CSRF middleware, Django's own
+        W001, W002 or W003 is reported; the subclasses alone satisfy them."""
+        self.assertFalse(deploy_warnings() & {"security.W001", "security.W002"})
         for removed, warning in [
-            ("SecurityMiddleware", "mysite.security.W001"),
-            ("XFrameOptionsMiddleware", "mysite.security.W002"),
-            ("CsrfViewMiddleware", "mysite.security.W003"),
+            ("SecurityMiddleware", "security.W001"),
+            ("XFrameOptionsMiddleware", "security.W002"),
+            ("CsrfViewMiddleware", "security.W003"),
         ]:
             middleware = [m for m in settings.MIDDLEWARE if not m.endswith(removed)]
             with self.subTest(removed), override_settings(MIDDLEWARE=middleware):
-                ids = [w.id for w in project_checks.check_security_middleware(None)]
-                self.assertIn(warning, ids)
+                self.assertIn(warning, deploy_warnings())
 
     @override_settings(
         SECURE_HSTS_SECONDS=0,
         SECURE_SSL_REDIRECT=False,
         SECURE_CONTENT_TYPE_NOSNIFF=False,
+        SECURE_REFERRER_POLICY=None,
+        X_FRAME_OPTIONS="SAMEORIGIN",
+        CSRF_COOKIE_SECURE=False,
+        SESSION_COOKIE_SECURE=False,
     )
-    def test_project_checks_run_the_checks_django_skips(self):
-        """With the SecurityMiddleware subclass in place, missing HSTS, HTTPS
-        redirect and nosniff are reported, as Django does for its own class."""
-        ids = {w.id for w in project_checks.check_security_middleware(None)}
-        self.assertEqual(
-            ids,
-            {"mysite.security.W004", "mysite.security.W006", "mysite.security.W008"},
-        )
-
-    @override_settings(
-        SECURE_HSTS_SECONDS=3600,
-        SECURE_HSTS_INCLUDE_SUBDOMAINS=True,
-        SECURE_HSTS_PRELOAD=True,
-        SECURE_SSL_REDIRECT=True,
-    )
-    def test_project_checks_accept_django_and_the_subclasses(self):
-        """Django's own classes and this project's subclasses both pass."""
+    def test_checks_that_depend_on_the_middleware_still_run(self):
+        """With the subclasses in place, the checks Django runs only when its
+        middleware is listed (HSTS, redirect, nosniff, referrer policy,
+        X-Frame-Options, secure cookies) report as they would for Django's class."""
         for middleware in (settings.MIDDLEWARE, settings.STOCK_MIDDLEWARE):
             with self.subTest(middleware[0]), override_settings(MIDDLEWARE=middleware):
-                self.assertEqual(project_checks.check_security_middleware(None), [])
+                self.assertLessEqual(
+                    {
+                        "security.W004",
+                        "security.W006",
+                        "security.W008",
+                        "security.W012",  # session app and middleware, cookie not secure
+                        "security.W016",
+                        "security.W019",
+                        "security.W022",
+                    },
+                    deploy_warnings(),
+                )
 
-    def test_silenced_checks_are_satisfied_by_subclasses(self):
-        """The silenced checks' middleware are present, as subclasses of Django's."""
+    def test_django_paths_for_the_subclasses(self):
+        """Each project middleware is named by its Django parent; other paths are kept."""
+        mapped = [project_checks.django_path(path) for path in settings.MIDDLEWARE]
+        self.assertEqual(
+            [path for path in mapped if path.startswith("django.")],
+            settings.STOCK_MIDDLEWARE,
+        )
+        self.assertEqual(
+            project_checks.django_path("mysite.middleware.ServerTimingMiddleware"),
+            "mysite.middleware.ServerTimingMiddleware",
+        )
+
+    def test_checks_leave_middleware_as_listed(self):
+        """Running the checks puts MIDDLEWARE back as it was."""
+        listed = list(settings.MIDDLEWARE)
+        deploy_warnings()
+        self.assertEqual(settings.MIDDLEWARE, listed)
+
+    def test_every_django_security_check_is_swapped_once(self):
+        """Each of Django's security checks is registered only as its
+        subclass-aware copy, and installing twice changes nothing."""
+        project_checks.install()
+        for kind in (registry.registered_checks, registry.deployment_checks):
+            security = [
+                check
+                for check in kind
+                if check.__module__.startswith("django.core.checks.security.")
+            ]
+            names = [check.__name__ for check in security]
+            with self.subTest(deploy=kind is registry.deployment_checks):
+                self.assertTrue(security)
+                self.assertEqual(len(names), len(set(names)))
+                self.assertTrue(all(check.sees_subclasses for check in security))
+
+    def test_subclasses_of_djangos_middleware(self):
+        """The project's middleware subclass Django's security, clickjacking,
+        CSRF, session and authentication middleware."""
         classes = [import_string(path) for path in settings.MIDDLEWARE]
         for required in [
             SecurityMiddleware,
