@@ -15,7 +15,7 @@ FIND_PYTHON := for p in python3 python3.13 python3.12 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v "$$p"; break; fi; done
 
-.PHONY: setup run test lint format uvicorn daphne gunicorn serve bench storm figures clean
+.PHONY: setup run test lint format uvicorn daphne gunicorn serve bench storm figures screenshot clean
 
 setup: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput --verbosity 0
@@ -76,6 +76,10 @@ storm: setup
 # Every figure the README quotes outside the benchmark, into docs/figures/.
 figures: setup
 	$(PY) -m bench.figures
+
+# The live lab's picture in the README, taken by its browser test.
+screenshot: setup
+	LAB_SCREENSHOT=docs/lab/say-after.png $(VENV)/bin/pytest tests/test_lab_browser.py -k fifty
 
 clean:
 	rm -rf $(VENV) staticfiles bench-results db.sqlite3 db.sqlite3-shm db.sqlite3-wal

@@ -8,6 +8,8 @@ the site, two things Django's ASGI handler leaves out:
 
 - the lifespan protocol: at shutdown the fan-out's shared HTTP clients are
   closed, and uvicorn no longer logs that lifespan "appears unsupported";
+- a count of the HTTP requests in flight in this process, which the lab's
+  meter shows (`in_flight()`);
 - a hang-up event: each HTTP request's scope carries a threading.Event,
   `client_gone`, set when the client disconnects. Django cancels an async view
   then, but cannot interrupt a sync view running in its thread; with the
@@ -36,15 +38,30 @@ site = ServeStaticASGI(
 
 from aggregator import upstream  # noqa: E402 -- needs the apps loaded above
 
+_in_flight = 0
+
 
 async def application(scope, receive, send):
+    global _in_flight
     if scope["type"] == "lifespan":
         await lifespan(receive, send)
         return
-    if scope["type"] == "http":
-        upstream.serving_on_this_loop()  # the fan-outs may keep a client for it
-        scope, receive = watch_for_hang_up(scope, receive)
-    await site(scope, receive, send)
+    if scope["type"] != "http":
+        await site(scope, receive, send)
+        return
+    upstream.serving_on_this_loop()  # the fan-outs may keep a client for it
+    scope, receive = watch_for_hang_up(scope, receive)
+    # One event loop runs this, so the count needs no lock.
+    _in_flight += 1
+    try:
+        await site(scope, receive, send)
+    finally:
+        _in_flight -= 1
+
+
+def in_flight():
+    """HTTP requests this process is answering now, the caller's included."""
+    return _in_flight
 
 
 async def lifespan(receive, send):

@@ -50,10 +50,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Ninja's own static files: the API docs work offline, with no CDN.
     "ninja",
-    # The project's own system checks (mysite/checks.py).
+    # Django's security checks, taught to see the middleware subclasses (mysite/checks.py).
     "mysite.apps.SiteConfig",
     "aggregator",
     "blog",
+    "lab",
 ]
 
 # Django's stock middleware, subclassed so that their hooks run on the event loop
@@ -209,3 +210,12 @@ AGGREGATOR_MAX_TASKS = 100
 AGGREGATOR_MAX_DELAY = 10
 
 BLOG_MAX_QUERY_LENGTH = 200
+
+# The live lab (/lab/): a page that fires up to LAB_MAX_REQUESTS requests per
+# lane at this same server and draws them as they run. On in development; with
+# DEBUG off only when DJANGO_LAB=1, since one run turns one request into hundreds.
+LAB = env_flag("DJANGO_LAB", DEBUG)
+LAB_MAX_REQUESTS = 200
+LAB_MAX_DELAY = 5
+LAB_DEADLINE = 60  # seconds for a whole run, every lane included
+LAB_MAX_BLOCKING = 20  # seconds the blocking-sleep lane may stop the event loop

@@ -1,12 +1,13 @@
 """Site-wide pages: the index of demos and the health check."""
 
+from django.conf import settings
 from django.http import JsonResponse
 from django.shortcuts import render
 
 
 def index(request):
     """Every demo, by app, with its link and a command to try it."""
-    return render(request, "index.html")
+    return render(request, "index.html", {"lab": settings.LAB})
 
 
 async def healthz(request):
