@@ -15,7 +15,7 @@ FIND_PYTHON := for p in python3 python3.13 python3.12 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v "$$p"; break; fi; done
 
-.PHONY: setup run test lint format uvicorn daphne gunicorn serve bench storm figures screenshot clean
+.PHONY: setup run test lint format uvicorn daphne gunicorn serve bench storm figures screenshot cluster soak faults clean
 
 setup: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput --verbosity 0
@@ -77,9 +77,22 @@ storm: setup
 figures: setup
 	$(PY) -m bench.figures
 
+# nginx on :8080 (CLUSTER_PORT) in front of two app servers sharing one
+# PostgreSQL in .cluster/pg, all on this machine (bench/cluster.py). Ctrl-C stops it.
+cluster: setup
+	$(PY) -m bench.cluster
+
+# 5 minutes of mixed load through the cluster; the summary and chart go to docs/figures.
+soak: setup
+	$(PY) -m bench.soak 300 | tee docs/figures/soak.txt
+
+# The cluster's fault tests, with the figures they print, into docs/figures.
+faults: setup
+	$(VENV)/bin/pytest tests/test_cluster.py -s -q -k "not soak" | tee docs/figures/cluster-faults.txt
+
 # The live lab's picture in the README, taken by its browser test.
 screenshot: setup
 	LAB_SCREENSHOT=docs/lab/say-after.png $(VENV)/bin/pytest tests/test_lab_browser.py -k fifty
 
 clean:
-	rm -rf $(VENV) staticfiles bench-results db.sqlite3 db.sqlite3-shm db.sqlite3-wal
+	rm -rf $(VENV) .cluster staticfiles bench-results db.sqlite3 db.sqlite3-shm db.sqlite3-wal

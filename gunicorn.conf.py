@@ -13,3 +13,10 @@ threads = 4
 # The say-after demos may sleep 30 s; gunicorn's default 30 s timeout would kill
 # a sync worker in the middle of one.
 timeout = 60
+
+# On SIGTERM (a deploy, a scale-down) each worker stops taking new connections
+# and finishes the requests it has; gunicorn kills what is left after
+# graceful_timeout. The slowest request here is a 30 s say-after (a fan-out
+# ends within its 10 s deadline), so 35 s lets every one finish, and a proxy
+# sends the new requests to the other servers meanwhile (tests/test_cluster.py).
+graceful_timeout = 35

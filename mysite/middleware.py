@@ -15,6 +15,7 @@ session, parsing a POST body) keep Django's thread hop. Under WSGI nothing
 changes: the classes behave exactly like Django's.
 """
 
+import logging
 import threading
 from inspect import iscoroutinefunction, markcoroutinefunction
 from time import perf_counter
@@ -24,10 +25,13 @@ from django.conf import settings
 from django.contrib.auth import middleware as auth
 from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from django.middleware import clickjacking, common, csrf, security
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+
+logger = logging.getLogger(__name__)
 
 
 class OnTheLoop:
@@ -211,6 +215,30 @@ class JsonApiErrorsMiddleware(BothModes):
         if "Allow" in response:
             answer["Allow"] = response["Allow"]
         return answer
+
+
+class DatabaseUnavailableMiddleware(BothModes):
+    """A database that is down or restarting gets a 503 JSON answer, not a 500.
+
+    The pool checks each connection before lending it (CONN_HEALTH_CHECKS)
+    and waits at most its timeout for one, so while PostgreSQL restarts a
+    request fails within that time, with Retry-After, and the next ones succeed
+    as soon as it is back. Other errors are left to Django. (Django always
+    calls process_exception in a thread, even under ASGI.)
+    """
+
+    def after(self, request, response):
+        return response
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.warning("database unavailable: %s", exception)
+        return JsonResponse(
+            {"error": "the database is unavailable; try again in a moment"},
+            status=503,
+            headers={"Retry-After": "1"},
+        )
 
 
 API_PREFIX = "/api/"

@@ -69,6 +69,8 @@ MIDDLEWARE = [
     "mysite.middleware.AuthenticationMiddleware",
     "mysite.middleware.MessageMiddleware",
     "mysite.middleware.XFrameOptionsMiddleware",
+    # Innermost, so it sees a view's database error first: 503 JSON, not a 500.
+    "mysite.middleware.DatabaseUnavailableMiddleware",
 ]
 
 # Django exactly as shipped, for comparison only: DJANGO_STOCK=1 serves with
@@ -132,8 +134,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Django's psycopg pool: a request borrows a connection and gives it back
     # at the end, instead of opening one (CONN_MAX_AGE = 0 is required with it).
+    # The pool checks a connection before lending it (CONN_HEALTH_CHECKS), so
+    # after a database restart the dead ones are replaced, not handed out; and
+    # a request waits at most `timeout` seconds for one, then gets a 503.
+    # Processes x max_size must stay under PostgreSQL's max_connections.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"]["OPTIONS"] = {
-        "pool": {"min_size": 2, "max_size": 20, "timeout": 10},
+        "pool": {
+            "min_size": 2,
+            "max_size": int(os.environ.get("DATABASE_POOL_SIZE", 20)),
+            "timeout": float(os.environ.get("DATABASE_POOL_TIMEOUT", 5)),
+        },
     }
     INSTALLED_APPS.append("django.contrib.postgres")
 
