@@ -84,11 +84,11 @@ cluster: setup
 
 # 5 minutes of mixed load through the cluster; the summary and chart go to docs/figures.
 soak: setup
-	$(PY) -m bench.soak 300 | tee docs/figures/soak.txt
+	$(PY) -m bench.soak 300
 
 # The cluster's fault tests, with the figures they print, into docs/figures.
 faults: setup
-	$(VENV)/bin/pytest tests/test_cluster.py -s -q -k "not soak" | tee docs/figures/cluster-faults.txt
+	bash -o pipefail -c '$(VENV)/bin/pytest tests/test_cluster.py -s -q -k "not soak" | tee docs/figures/cluster-faults.txt'
 
 # The live lab's picture in the README, taken by its browser test.
 screenshot: setup

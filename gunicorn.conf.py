@@ -20,3 +20,11 @@ timeout = 60
 # ends within its 10 s deadline), so 35 s lets every one finish, and a proxy
 # sends the new requests to the other servers meanwhile (tests/test_cluster.py).
 graceful_timeout = 35
+
+# How long an idle keep-alive connection stays open (the uvicorn worker takes
+# it as uvicorn's --timeout-keep-alive). gunicorn's default, 2 s, is shorter
+# than the 4 s nginx keeps its idle connections to the app servers
+# (deploy/nginx.conf): nginx would then send a request on a connection this
+# server is closing and get a reset, a 502 for a POST, which nginx never
+# retries. The app server must keep them longer than the proxy does.
+keepalive = 10

@@ -286,9 +286,10 @@ def main():
     with running_cluster() as cluster:
         outcome = soak(cluster, seconds, progress=lambda line: print(line, flush=True))
     print(outcome.summary())
-    chart = BASE_DIR / "docs" / "figures" / "soak.png"
-    draw(outcome, chart)
-    print(f"Chart: {chart.relative_to(BASE_DIR)}")
+    figures = BASE_DIR / "docs" / "figures"
+    (figures / "soak.txt").write_text(outcome.summary() + "\n")
+    draw(outcome, figures / "soak.png")
+    print("Saved: docs/figures/soak.txt, docs/figures/soak.png")
     sys.exit(0 if outcome.passed else 1)
 
 
