@@ -269,7 +269,13 @@ def prepare_database(env):
         )
 
 
+def stop_on_sigterm():
+    """SIGTERM unwinds like Ctrl-C, so everything started is stopped."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+
 def main():
+    stop_on_sigterm()
     port = int(os.environ.get("CLUSTER_PORT", 8080))
     directory = BASE_DIR / ".cluster"
     print("Starting PostgreSQL (.cluster/pg), two app servers and nginx…", flush=True)

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import httpx2
 
-from bench.cluster import running_cluster
+from bench.cluster import running_cluster, stop_on_sigterm
 from bench.sampler import group_usage
 from bench.servers import BASE_DIR
 
@@ -281,6 +281,7 @@ def draw(outcome, path):
 
 
 def main():
+    stop_on_sigterm()
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 300
     print(f"Starting the cluster, then {seconds:.0f} s of load…", flush=True)
     with running_cluster() as cluster:
