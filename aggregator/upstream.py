@@ -37,6 +37,8 @@ import httpx2
 import requests
 from django.conf import settings
 
+from common import loops
+
 
 @dataclass(frozen=True)
 class Target:
@@ -120,14 +122,7 @@ class Bounded:
     slots: asyncio.Semaphore
 
 
-_server_loops = weakref.WeakSet()
 _shared = weakref.WeakKeyDictionary()  # server event loop -> Bounded
-
-
-def serving_on_this_loop():
-    """Called by the ASGI entry point (mysite/asgi.py): this event loop lives
-    as long as the server, so a client kept for it stays usable."""
-    _server_loops.add(asyncio.get_running_loop())
 
 
 def bounded_client():
@@ -141,7 +136,7 @@ def bounded_client():
     its own client, closed when it ends.
     """
     loop = asyncio.get_running_loop()
-    if loop not in _server_loops:
+    if not loops.on_server_loop():
         return new_bounded_client()
     if loop not in _shared:
         _shared[loop] = bounded(httpx2.AsyncClient(**client_options()))

@@ -7,6 +7,7 @@ standing for a machine of its own:
   seeded;
 - two app servers, each `gunicorn mysite.asgi:application -k
   uvicorn_worker.UvicornWorker` with one worker per CPU, on loopback ports;
+- Redis from Debian's packages, which carries the live likes between them;
 - nginx from Debian's packages on CLUSTER_PORT (8080), configured by
   deploy/nginx.conf.
 
@@ -30,6 +31,7 @@ from pathlib import Path
 from bench.servers import BASE_DIR, BIN, free_port, output, started
 
 NGINX = "/usr/sbin/nginx"
+REDIS_SERVER = "/usr/bin/redis-server"
 PG_GLOB = "/usr/lib/postgresql/*/bin/initdb"
 APP_NAMES = ("app1", "app2")
 # Headroom over what the app servers may open: 2 servers x workers x the
@@ -44,6 +46,7 @@ def need_debian_packages():
             BASE_DIR / "scripts" / "need-debian",
             f"{PG_GLOB}:postgresql",
             f"{NGINX}:nginx",
+            f"{REDIS_SERVER}:redis-server",
         ],
         check=True,
     )
@@ -129,6 +132,59 @@ class Postgres:
         )
 
 
+class Redis:
+    """A redis-server of our own on a free port, in memory only; it can be
+    stopped and started again on the same port."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.process = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.process = subprocess.Popen(
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 10
+        while self.command("PING") != "PONG":
+            if time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+    def command(self, *args):
+        """One command through redis-cli, its output as text ('' on failure)."""
+        result = subprocess.run(
+            ["redis-cli", "-p", str(self.port), *args],
+            capture_output=True,
+            text=True,
+            timeout=5,
+        )
+        return result.stdout.strip()
+
+    def subscribers(self, channel):
+        """How many connections subscribe to `channel`, read from Redis."""
+        return int(self.command("PUBSUB", "NUMSUB", channel).split()[-1])
+
+
 @dataclass
 class AppServer:
     name: str
@@ -173,10 +229,12 @@ class AppServer:
         os.kill(self.process.pid, signal.SIGTERM)
 
 
-def cluster_env(database_url):
+def cluster_env(database_url, redis_url):
     """The app servers' environment: production settings on plain HTTP."""
     return {
         "DATABASE_URL": database_url,
+        # Live likes cross between the app servers through Redis.
+        "REDIS_URL": redis_url,
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "cluster-" + secrets.token_urlsafe(40),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
@@ -221,6 +279,7 @@ class Cluster:
     postgres: Postgres
     apps: dict
     nginx: subprocess.Popen
+    redis: "Redis"
 
     def served_by(self, response):
         return response.headers.get("x-served-by", "")
@@ -243,7 +302,10 @@ def running_cluster(directory=None, port=None, workers=None):
         postgres = Postgres(directory / "pg", free_port())
         postgres.start()
         stack.callback(postgres.stop)
-        env = cluster_env(postgres.url)
+        redis = Redis()
+        redis.start()
+        stack.callback(redis.stop)
+        env = cluster_env(postgres.url, redis.url)
         prepare_database(env)
         apps = [AppServer(name, free_port(), env, workers) for name in APP_NAMES]
         for app in apps:
@@ -256,7 +318,7 @@ def running_cluster(directory=None, port=None, workers=None):
         url = f"http://127.0.0.1:{port}"
         nginx_command = [NGINX, "-c", config, "-g", "daemon off;"]
         nginx = stack.enter_context(started(nginx_command, url, timeout=20))
-        yield Cluster(url, postgres, {app.name: app for app in apps}, nginx)
+        yield Cluster(url, postgres, {app.name: app for app in apps}, nginx, redis)
 
 
 def prepare_database(env):
@@ -283,6 +345,7 @@ def main():
         for app in cluster.apps.values():
             print(f"  {app.name}: {app.url} (gunicorn, {app.workers} uvicorn workers)")
         print(f"  PostgreSQL: {cluster.postgres.url}")
+        print(f"  Redis: {cluster.apps['app1'].env['REDIS_URL']}")
         print(f"\nServing {cluster.url}/ through nginx. Ctrl-C stops everything.")
         try:
             while all(app.process.poll() is None for app in cluster.apps.values()):

@@ -8,6 +8,7 @@ from django.db.models import F
 from ninja import Field, Path, Query, Router, Schema
 from ninja.errors import HttpError
 
+from . import live
 from .models import MAX_POST_ID, PAGE_SIZE, Post
 
 router = Router(tags=["blog"])
@@ -72,4 +73,8 @@ async def like_post(request, post_id: PostId):
     posts = Post.objects.filter(pk=post_id)
     if not await posts.aupdate(likes=F("likes") + 1):
         raise HttpError(404, f"No post with id {post_id}.")
-    return {"likes": await posts.values_list("likes", flat=True).aget()}
+    likes = await posts.values_list("likes", flat=True).aget()
+    # Committed (autocommit) before anyone hears of it; if the broadcast fails,
+    # the like stays counted and the pages catch up when they reconnect.
+    await live.publish(post_id, likes)
+    return {"likes": likes}

@@ -1,15 +1,21 @@
 """The ORM in views: sync/async pairs over the same queries, and the ways to
 call sync ORM code from async views."""
 
+import asyncio
+import contextlib
+
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.cache import cache
 from django.core.paginator import AsyncPaginator, InvalidPage, Paginator
 from django.db import connection
-from django.http import Http404, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import aget_object_or_404, get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from common.forms import invalid_query
 
+from . import live
 from .forms import SearchForm
 from .models import PAGE_SIZE, Post
 
@@ -30,16 +36,27 @@ async def post_list_async(request):
 
     The async ORM still runs each query in the request's thread (a hop per
     query, as Django 6.1's ORM is sync inside); between queries the request
-    holds no thread on the lean ASGI handler."""
+    holds no thread on the lean ASGI handler. With REDIS_URL set, the first
+    page is cached for a few seconds with cache.aget/aset (README, "Connections
+    that stay open", says what Django's async cache API costs)."""
+    number = request.GET.get("page", "1")
+    cached = number == "1" and settings.REDIS_URL
+    if cached and (html := await cache.aget("blog:first-page")):
+        return HttpResponse(html)
     paginator = AsyncPaginator(Post.objects.published().with_author(), PAGE_SIZE)
     try:
-        page = await paginator.apage(request.GET.get("page", 1))
+        page = await paginator.apage(number)
     except InvalidPage as exc:
         raise Http404(str(exc)) from exc
     # Evaluate here: a template can't run an async query.
     posts = [post async for post in page]
     context = {"posts": posts, "page": page, "num_pages": await paginator.anum_pages()}
-    return render(request, "blog/post_list.html", {**context, "view": "async"})
+    response = render(request, "blog/post_list.html", {**context, "view": "async"})
+    if cached:
+        await cache.aset(
+            "blog:first-page", response.content, settings.BLOG_PAGE_CACHE_SECONDS
+        )
+    return response
 
 
 def post_detail_sync(request, post_id):
@@ -107,3 +124,95 @@ async def post_publish(request, post_id):
     post = await aget_object_or_404(Post, pk=post_id)
     await sync_to_async(post.publish)()
     return redirect(post)
+
+
+# -- live likes: a long-lived connection per open page --------------------------
+
+
+async def post_events(request, post_id):
+    """This post's like count as server-sent events, one per change.
+
+    The connection stays open while the page does, and holds no thread while
+    it waits. A browser that reconnects sends Last-Event-ID (the count it last
+    saw) and gets the new count at once.
+    """
+    if await read_likes(post_id) is None:
+        raise Http404(f"No post with id {post_id}.")
+    try:
+        await live.broadcast().check()
+    except live.Unavailable:
+        return JsonResponse(
+            {"error": "live updates are unavailable; the page's count is as loaded"},
+            status=503,
+            headers={"Retry-After": "5"},
+        )
+    return StreamingHttpResponse(
+        like_events(post_id, last_seen(request)),
+        content_type="text/event-stream",
+        # No cache, and no proxy buffering (nginx reads X-Accel-Buffering).
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@sync_to_async(thread_sensitive=False)
+def read_likes(post_id):
+    """The post's like count, or None when there is no such post.
+
+    Not on the request's own thread: on this project's ASGI handler a request
+    keeps the thread of its first sync call until its response ends, which for
+    a stream open for hours would be a thread per open page. This read runs
+    on the event loop's small default pool instead, and gives its database
+    connection back at once, so an open page holds neither.
+    """
+    try:
+        return Post.objects.filter(pk=post_id).values_list("likes", flat=True).first()
+    finally:
+        connection.close()
+
+
+def last_seen(request):
+    try:
+        return int(request.headers.get("Last-Event-ID", ""))
+    except ValueError:
+        return None
+
+
+async def like_events(post_id, seen):
+    # aclosing: when the page goes, the watch ends now, not at garbage collection.
+    async with contextlib.aclosing(events_while_watching(post_id, seen)) as events:
+        with contextlib.suppress(live.Unavailable):  # Redis went away: just end
+            async for event in events:
+                yield event
+
+
+async def events_while_watching(post_id, seen):
+    async with live.broadcast().watch(post_id) as updates:
+        # Watching first, then reading: a like in between is not missed.
+        likes = await read_likes(post_id)
+        if likes != seen:
+            yield like_event(likes)
+            seen = likes
+        while True:
+            try:
+                likes = await asyncio.wait_for(
+                    updates.get(), settings.BLOG_EVENTS_HEARTBEAT
+                )
+            except TimeoutError:
+                yield ": heartbeat\n\n"
+                continue
+            if likes is live.CLOSED:
+                return  # the broadcast went away; the browser reconnects
+            if seen is None or likes > seen:
+                yield like_event(likes)
+                seen = likes
+
+
+def like_event(likes):
+    # The count is the event id: likes only go up (blog/live.py).
+    return f"id: {likes}\nevent: likes\ndata: {likes}\n\n"
+
+
+async def live_status(request):
+    """Which broadcast serves this process, and how many pages it tells."""
+    backend = live.broadcast()
+    return JsonResponse({"backend": backend.name, "watchers": backend.hub.count()})

@@ -6,8 +6,8 @@ handler instead). Static files are answered by ServeStatic before Django is
 reached, so a request for /static/... costs no middleware and no view. Around
 the site, two things Django's ASGI handler leaves out:
 
-- the lifespan protocol: at shutdown the fan-out's shared HTTP clients are
-  closed, and uvicorn no longer logs that lifespan "appears unsupported";
+- the lifespan protocol: at shutdown the fan-out's shared HTTP clients and
+  the live likes' Redis connections are closed, and uvicorn no longer logs that lifespan "appears unsupported";
 - a count of the HTTP requests in flight in this process, which the lab's
   meter shows (`in_flight()`);
 - a hang-up event: each HTTP request's scope carries a threading.Event,
@@ -37,6 +37,8 @@ site = ServeStaticASGI(
 )
 
 from aggregator import upstream  # noqa: E402 -- needs the apps loaded above
+from blog import live  # noqa: E402
+from common import loops  # noqa: E402
 
 _in_flight = 0
 
@@ -49,7 +51,7 @@ async def application(scope, receive, send):
     if scope["type"] != "http":
         await site(scope, receive, send)
         return
-    upstream.serving_on_this_loop()  # the fan-outs may keep a client for it
+    loops.serving_on_this_loop()  # clients and subscriptions may be kept for it
     scope, receive = watch_for_hang_up(scope, receive)
     # One event loop runs this, so the count needs no lock.
     _in_flight += 1
@@ -71,6 +73,7 @@ async def lifespan(receive, send):
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await upstream.close_clients()
+            await live.close()
             await send({"type": "lifespan.shutdown.complete"})
             return
 

@@ -230,3 +230,23 @@ LAB_MAX_REQUESTS = 200
 LAB_MAX_DELAY = 5
 LAB_DEADLINE = 60  # seconds for a whole run, every lane included
 LAB_MAX_BLOCKING = 20  # seconds the blocking-sleep lane may stop the event loop
+
+# Live likes (blog/live.py) and the blog's page cache. Unset, the broadcast is
+# in-process and there is no cache; REDIS_URL (redis://host:port/db) shares
+# both between every app process.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_TIMEOUT = float(os.environ.get("REDIS_TIMEOUT", 1))  # seconds, each operation
+# A comment line sent on an idle event stream so that proxies keep it open.
+BLOG_EVENTS_HEARTBEAT = float(os.environ.get("BLOG_EVENTS_HEARTBEAT", 15))
+BLOG_PAGE_CACHE_SECONDS = 5
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "socket_connect_timeout": REDIS_TIMEOUT,
+                "socket_timeout": REDIS_TIMEOUT,
+            },
+        }
+    }

@@ -3,6 +3,7 @@
 Served only under tests.probe_settings, next to the whole site.
 """
 
+import asyncio
 import threading
 import time
 
@@ -37,7 +38,8 @@ def sync_thread(request):
 
 
 async def sync_calls(request):
-    """Three sync calls from one async view, one of them a database query."""
+    """Three sync calls from one async view, one of them a database query, with
+    a wait between them, during which the request keeps its thread."""
 
     def query():
         with connection.cursor() as cursor:
@@ -45,6 +47,7 @@ async def sync_calls(request):
         return threading.get_ident()
 
     first = await sync_to_async(threading.get_ident)()
+    await asyncio.sleep(float(request.GET.get("wait", 0)))
     second = await sync_to_async(query)()
     third = await sync_to_async(threading.get_ident)()
     return JsonResponse({"threads": [first, second, third]})

@@ -14,8 +14,9 @@ from django.db import close_old_connections
 from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.urls import reverse
 
-from aggregator import upstream, views
+from aggregator import upstream
 from bench.servers import serve
+from common import loops, views
 from mysite import asgi
 from tests.upstreams import FakeUpstream, closed_port_url
 
@@ -175,7 +176,7 @@ class SharedClientTests(FakeUpstreamTestCase):
     async def test_asgi_requests_share_one_client_per_event_loop(self):
         """On a server's event loop two fan-outs reuse one AsyncClient."""
         # What mysite/asgi.py does for every request; the test client skips it.
-        upstream.serving_on_this_loop()
+        loops.serving_on_this_loop()
         url = reverse("aggregator:fan_out_async") + "?n=2&delay=0"
         with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
             first = await self.async_client.get(url)
@@ -221,7 +222,7 @@ class SharedClientTests(FakeUpstreamTestCase):
 
     async def test_lifespan_shutdown_closes_the_shared_client(self):
         """The ASGI lifespan's shutdown closes this loop's client and forgets it."""
-        upstream.serving_on_this_loop()
+        loops.serving_on_this_loop()
         url = reverse("aggregator:fan_out_async") + "?n=1&delay=0"
         with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
             await self.async_client.get(url)

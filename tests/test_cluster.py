@@ -228,10 +228,10 @@ def test_compose_describes_the_same_topology():
     that make cluster runs."""
     compose = yaml.safe_load((BASE_DIR / "deploy" / "compose.yaml").read_text())
     services = compose["services"]
-    assert set(services) == {"postgres", "migrate", "app1", "app2", "nginx"}
+    assert set(services) == {"postgres", "redis", "migrate", "app1", "app2", "nginx"}
 
     cluster_command = [str(part) for part in AppServer("app1", 8000, {}, 2).command()]
-    expected_env = set(cluster_env("postgres://"))
+    expected_env = set(cluster_env("postgres://", "redis://"))
     for name in ("app1", "app2"):
         service = services[name]
         command = shlex.split(service["command"])
@@ -242,6 +242,7 @@ def test_compose_describes_the_same_topology():
         assert set(service["environment"]) == expected_env
         assert service["environment"]["DJANGO_DEBUG"] == "0"
         assert service["environment"]["DATABASE_URL"].startswith("postgres://")
+        assert service["environment"]["REDIS_URL"].startswith("redis://redis:")
 
     nginx = services["nginx"]
     assert nginx["ports"] == ["8080:8080"]

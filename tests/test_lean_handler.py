@@ -76,9 +76,10 @@ def test_concurrent_sync_views_never_share_a_thread(server):
 
 def test_one_request_runs_all_its_sync_calls_on_one_thread(server):
     """Three sync_to_async calls of one async view, a query among them, share a
-    thread; 20 such requests at once use 20 threads."""
+    thread, kept across a 0.5 s wait; so 20 such requests at once, overlapping
+    in that wait, use 20 threads."""
     url, _ = server
-    answers = get_all(f"{url}/probe/sync-calls", 20)
+    answers = get_all(f"{url}/probe/sync-calls?wait=0.5", 20)
     per_request = [set(body["threads"]) for _, body in answers]
     assert all(len(used) == 1 for used in per_request)
     assert len(set().union(*per_request)) == 20

@@ -1,0 +1,216 @@
+"""Live likes over server-sent events, in-process and through Redis, against
+real uvicorn processes and a real redis-server (Debian's package; `.ci/run`
+installs it, and outside CI these tests skip when it is missing)."""
+
+import asyncio
+import contextlib
+import os
+import shutil
+import time
+
+import httpx2
+import pytest
+
+from bench.cluster import REDIS_SERVER, Redis
+from bench.sampler import group_usage
+from bench.servers import serve_process
+
+QUICK_HEARTBEAT = {"BLOG_EVENTS_HEARTBEAT": "0.5"}
+POST = 3
+
+
+@pytest.fixture(scope="module")
+def redis():
+    if not shutil.which(REDIS_SERVER):
+        if os.environ.get("CI"):
+            raise RuntimeError("the Redis tests must run in CI: no redis-server")
+        pytest.skip("no redis-server (apt-get install redis-server)")
+    server = Redis()
+    server.start()
+    yield server
+    with contextlib.suppress(Exception):
+        server.stop()
+
+
+@pytest.fixture(params=["in-process", "redis"])
+def server(request):
+    """One uvicorn worker, with each broadcast backend in turn."""
+    env = dict(QUICK_HEARTBEAT)
+    redis = None
+    if request.param == "redis":
+        redis = request.getfixturevalue("redis")
+        env["REDIS_URL"] = redis.url
+    with serve_process("uvicorn", env=env) as (url, process):
+        yield url, process, redis
+
+
+async def open_events(client, url, post=POST, last_event_id=None):
+    """Open a post's event stream; an async iterator of its lines."""
+    headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
+    request = client.build_request("GET", f"{url}/blog/{post}/events", headers=headers)
+    response = await client.send(request, stream=True)
+    assert response.status_code == 200, await response.aread()
+    return response, response.aiter_lines()
+
+
+async def next_count(lines, timeout=5):
+    """The count of the next `likes` event, skipping heartbeats."""
+    async with asyncio.timeout(timeout):
+        async for line in lines:
+            if line.startswith("data: "):
+                return int(line.removeprefix("data: "))
+    raise AssertionError("the stream ended")
+
+
+def like(url, post=POST):
+    response = httpx2.post(f"{url}/api/blog/{post}/like", timeout=10)
+    assert response.status_code == 200
+    return response.json()["likes"]
+
+
+def watchers(url):
+    return httpx2.get(f"{url}/blog/live", timeout=5).json()["watchers"]
+
+
+def test_a_like_reaches_an_open_page(server):
+    """A page's stream first sends the current count, then each like within
+    500 ms, with the count as the event id; the page's HTML carries the
+    stream's and the button's URLs."""
+    url, _, redis = server
+    backend = "redis" if redis else "in-process"
+    assert httpx2.get(f"{url}/blog/live").json() == {"backend": backend, "watchers": 0}
+    page = httpx2.get(f"{url}/blog/{POST}/").text
+    assert f'data-events-url="/blog/{POST}/events"' in page
+    assert f'data-like-url="/api/blog/{POST}/like"' in page
+
+    async def scenario():
+        async with httpx2.AsyncClient(timeout=10) as client:
+            response, lines = await open_events(client, url)
+            assert response.headers["content-type"].startswith("text/event-stream")
+            assert response.headers["x-accel-buffering"] == "no"
+            first = await next_count(lines)
+            liked = time.monotonic()
+            new = await asyncio.to_thread(like, url)
+            assert await next_count(lines) == new == first + 1
+            return time.monotonic() - liked
+
+    assert asyncio.run(scenario()) < 0.5
+
+
+def test_a_reconnecting_page_catches_up(server):
+    """Last-Event-ID behind the count: the new count at once. Equal to it:
+    nothing but heartbeat comments, every BLOG_EVENTS_HEARTBEAT seconds."""
+    url, _, _ = server
+    current = like(url)
+
+    async def scenario():
+        async with httpx2.AsyncClient(timeout=10) as client:
+            _, lines = await open_events(client, url, last_event_id=current - 1)
+            assert await next_count(lines, timeout=1) == current
+            _, lines = await open_events(client, url, last_event_id=current)
+            heard = []
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(1.2):
+                    async for line in lines:
+                        heard.append(line)
+            return [line for line in heard if line]
+
+    assert asyncio.run(scenario()) == [": heartbeat", ": heartbeat"]
+
+
+def test_unknown_post_is_a_404(server):
+    """The events of a post that does not exist: 404, not an open stream."""
+    url, _, _ = server
+    assert httpx2.get(f"{url}/blog/999/events").status_code == 404
+
+
+def test_a_thousand_idle_pages(server):
+    """1000 open pages on one uvicorn worker, twice: every one hears a like
+    published once, the server holds under 30 threads while they wait, and
+    once they close no watcher or Redis subscription is left. Memory after the
+    second thousand is back at its level after the first: the first round
+    grows the allocator's arenas, which Python keeps; a leak would grow again."""
+    url, process, redis = server
+
+    async def round_of_pages():
+        limits = httpx2.Limits(max_connections=1000)
+        async with httpx2.AsyncClient(timeout=30, limits=limits) as client:
+            streams = await asyncio.gather(
+                *(open_events(client, url) for _ in range(1000))
+            )
+            firsts = await asyncio.gather(*(next_count(lines) for _, lines in streams))
+            assert watchers(url) == 1000
+            if redis:  # one subscription for the process, not one per page
+                assert redis.subscribers(f"blog:likes:{POST}") == 1
+            threads = group_usage(process.pid)[1]
+            new = await asyncio.to_thread(like, url)
+            heard = await asyncio.gather(*(next_count(lines) for _, lines in streams))
+            for response, _ in streams:
+                await response.aclose()
+        assert set(firsts) == {new - 1}
+        assert heard == [new] * 1000
+        assert threads < 30
+        deadline = time.monotonic() + 5
+        while watchers(url) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert watchers(url) == 0
+        if redis:
+            assert redis.subscribers(f"blog:likes:{POST}") == 0
+        return group_usage(process.pid)[0]
+
+    rss_start = group_usage(process.pid)[0]
+    rss_first = asyncio.run(round_of_pages())
+    rss_second = asyncio.run(round_of_pages())
+    print(
+        f"\nRSS {rss_start:.1f} MiB, {rss_first:.1f} after 1000 pages, {rss_second:.1f} after 1000 more"
+    )
+    assert rss_second < rss_first * 1.03
+
+
+def test_a_like_crosses_processes_through_redis(redis):
+    """Two uvicorn processes share one Redis: a like POSTed to one reaches a
+    page connected to the other within 500 ms."""
+    env = {"REDIS_URL": redis.url}
+    with (
+        serve_process("uvicorn", env=env) as (one, _),
+        serve_process("uvicorn", env=env) as (other, _),
+    ):
+
+        async def scenario():
+            async with httpx2.AsyncClient(timeout=10) as client:
+                _, lines = await open_events(client, other)
+                first = await next_count(lines)
+                liked = time.monotonic()
+                new = await asyncio.to_thread(like, one)
+                assert await next_count(lines) == new == first + 1
+                return time.monotonic() - liked
+
+        assert asyncio.run(scenario()) < 0.5
+        assert redis.subscribers(f"blog:likes:{POST}") == 0
+
+
+def test_redis_down_and_back(redis):
+    """With Redis stopped, a page's stream answers 503 JSON at once, and likes
+    still succeed and are counted; once Redis is back, new pages get events
+    again without restarting the server."""
+    with serve_process("uvicorn", env={"REDIS_URL": redis.url}) as (url, _):
+        before = like(url)
+        redis.stop()
+        try:
+            started = time.monotonic()
+            refused = httpx2.get(f"{url}/blog/{POST}/events", timeout=10)
+            assert time.monotonic() - started < 1.5
+            assert refused.status_code == 503
+            assert "unavailable" in refused.json()["error"]
+            assert like(url) == before + 1
+        finally:
+            redis.start()
+
+        async def scenario():
+            async with httpx2.AsyncClient(timeout=10) as client:
+                _, lines = await open_events(client, url)
+                assert await next_count(lines) == before + 1
+                new = await asyncio.to_thread(like, url)
+                assert await next_count(lines) == new == before + 2
+
+        asyncio.run(scenario())
