@@ -15,7 +15,7 @@ FIND_PYTHON := for p in python3 python3.13 python3.12 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v "$$p"; break; fi; done
 
-.PHONY: setup run test lint format uvicorn daphne gunicorn serve bench storm figures screenshot cluster soak faults clean
+.PHONY: setup run test lint format uvicorn daphne gunicorn serve bench storm figures screenshot cluster soak faults idle clean
 
 setup: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput --verbosity 0
@@ -89,6 +89,10 @@ soak: setup
 # The cluster's fault tests, with the figures they print, into docs/figures.
 faults: setup
 	bash -o pipefail -c '$(VENV)/bin/pytest tests/test_cluster.py -s -q -k "not soak" | tee docs/figures/cluster-faults.txt'
+
+# 10,000 open event streams on one worker, lean handler and DJANGO_STOCK=1.
+idle: setup
+	$(PY) -m bench.idle
 
 # The live lab's picture in the README, taken by its browser test.
 screenshot: setup

@@ -126,6 +126,38 @@ def blog_reads():
     return lines
 
 
+def redis_cache():
+    """Reading one key from Redis in an async view, on one uvicorn worker: Django's
+    cache API (cache.aget, the sync client in a thread) against redis.asyncio on
+    the event loop; 2000 reads, one at a time and then 100 at a time, and the
+    server's peak threads."""
+    from .cluster import Redis
+    from .sampler import PeakSampler
+    from .servers import serve_process
+
+    redis = Redis()
+    redis.start()
+    lines = []
+    try:
+        env = {"DJANGO_SETTINGS_MODULE": "bench.redis_probe", "REDIS_URL": redis.url}
+        with serve_process("uvicorn", "--no-access-log", env=env) as (url, process):
+            for path in ("/redis/django-cache", "/redis/asyncio"):
+                load.run(url + path, concurrency=1, requests=50)
+                one = load.run(url + path, concurrency=1, requests=2000)
+                with PeakSampler(process.pid) as peak:
+                    many = load.run(url + path, concurrency=100, requests=2000)
+                median = sorted(one.latencies)[len(one.latencies) // 2] * 1000
+                lines.append(
+                    f"{path}: one at a time {median:.2f} ms median,"
+                    f" {len(one.latencies) / one.elapsed:.0f} requests/s;"
+                    f" 100 at a time {len(many.latencies) / many.elapsed:.0f} requests/s,"
+                    f" peak {peak.threads} threads, {one.failed + many.failed} failed"
+                )
+    finally:
+        redis.stop()
+    return lines
+
+
 def database():
     url = os.environ.get("DATABASE_URL", "")
     return "postgresql" if url.startswith("postgres") else "sqlite"
@@ -137,7 +169,8 @@ def main(argv=None):
     )
     parser.add_argument(
         "--only",
-        help="one section: flood, aggregator, pitfalls, wsgi-fan-out, blog-reads",
+        help="one section: flood, aggregator, pitfalls, wsgi-fan-out, blog-reads,"
+        " redis-cache",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="default: docs/figures")
     args = parser.parse_args(argv)
@@ -153,6 +186,7 @@ def main(argv=None):
         ("pitfalls", pitfalls),
         ("wsgi-fan-out", wsgi_fan_out),
         (f"blog-reads-{database()}", blog_reads),
+        ("redis-cache", redis_cache),
     ]
     out.mkdir(parents=True, exist_ok=True)
     for name, measure in sections:

@@ -180,3 +180,29 @@ def test_closing_the_page_cancels_the_run(page, lab_url):
             break
         time.sleep(0.05)
     assert in_flight == 0
+
+
+def test_live_likes_between_two_tabs(browser, lab_url):
+    """Two tabs on one post (the in-process broadcast, no Redis): a click on
+    Like in one updates the count in the other, with no reload and no console
+    error."""
+    context = browser.new_context()
+    errors = []
+    first, second = context.new_page(), context.new_page()
+    for tab in (first, second):
+        tab.on(
+            "console", lambda m: errors.append(m.text) if m.type == "error" else None
+        )
+        tab.goto(f"{lab_url}/blog/4/")
+        tab.wait_for_function(
+            "document.getElementById('live-status').textContent === 'live'"
+        )
+    before = int(second.inner_text("#like-count"))
+    first.click("#like")
+    second.wait_for_function(
+        f"Number(document.getElementById('like-count').textContent) === {before + 1}",
+        timeout=2000,
+    )
+    assert int(first.inner_text("#like-count")) == before + 1
+    context.close()
+    assert errors == []
