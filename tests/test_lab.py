@@ -135,6 +135,21 @@ def test_a_fan_out_lane_runs_past_the_fan_outs_own_bound(lab_url):
     assert events[-1][1]["slowest_ms"] < 5000
 
 
+def test_a_run_ends_at_its_deadline():
+    """With LAB_DEADLINE=2, five 5 s say-afters end as timeouts after about 2 s,
+    the second lane's without waiting, and the run still sends its summary."""
+    with serve("uvicorn", env={**LAB_ON, "LAB_DEADLINE": "2"}) as url:
+        started = time.monotonic()
+        events = run_events(url, "experiment=say-after&n=5&delay=5")
+        took = time.monotonic() - started
+    ends = [data for kind, data in events if kind == "end"]
+    assert len(ends) == 10
+    assert {end["status"] for end in ends} == {"timeout"}
+    assert {end["error"] for end in ends} == {"run deadline"}
+    assert events[-1][0] == "done"
+    assert 1.8 < took < 4
+
+
 def test_lab_is_off_with_debug_off_unless_asked():
     """With DEBUG off the lab answers 404 unless DJANGO_LAB=1; the index page
     links it only when it is on."""

@@ -5,6 +5,7 @@ installs it, and outside CI these tests skip when it is missing)."""
 import asyncio
 import contextlib
 import os
+import re
 import shutil
 import time
 
@@ -214,3 +215,24 @@ def test_redis_down_and_back(redis):
                 assert await next_count(lines) == new == before + 2
 
         asyncio.run(scenario())
+
+
+def test_the_blog_first_page_is_cached_in_redis(redis):
+    """With REDIS_URL, the blog's first page is kept in Redis through Django's
+    cache API for 5 s (BLOG_PAGE_CACHE_SECONDS) and served from there: a like
+    meanwhile does not show on it until the entry goes. Other pages are not
+    cached."""
+    key = ":1:blog:first-page"
+    redis.command("DEL", key)
+    with serve_process("uvicorn", env={"REDIS_URL": redis.url}) as (url, _):
+        first = httpx2.get(f"{url}/blog/")
+        assert first.status_code == 200
+        assert redis.command("EXISTS", key) == "1"
+        assert 0 < int(redis.command("TTL", key)) <= 5
+        post = int(re.search(r'href="/blog/(\d+)/"', first.text).group(1))
+        like(url, post)
+        assert httpx2.get(f"{url}/blog/").text == first.text  # from the cache
+        redis.command("DEL", key)
+        assert httpx2.get(f"{url}/blog/").text != first.text  # the new count
+        httpx2.get(f"{url}/blog/?page=2")
+        assert redis.command("KEYS", "*blog*").split() == [key]
