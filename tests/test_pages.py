@@ -36,6 +36,8 @@ class IndexTests(SimpleTestCase):
         ]:
             with self.subTest(name):
                 self.assertContains(response, f'href="{reverse(name)}')
+        events = reverse("blog:post_events", args=[4])
+        self.assertContains(response, f'curl -N "http://testserver{events}"')
         self.assertContains(
             response,
             'ab -c 100 -n 100 "http://testserver/api/say-after?delay=3&amp;word=hello"',
