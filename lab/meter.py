@@ -32,5 +32,10 @@ async def loop_lag_ms():
 
 
 async def sample():
-    lag = await loop_lag_ms()
-    return {"threads": threads(), "in_flight": requests_in_flight(), "lag_ms": lag}
+    """The meter once, probing the lag with a 10 ms timer."""
+    return snapshot(await loop_lag_ms())
+
+
+def snapshot(lag_ms):
+    """The meter with a lag measured by the caller."""
+    return {"threads": threads(), "in_flight": requests_in_flight(), "lag_ms": lag_ms}

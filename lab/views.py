@@ -175,15 +175,21 @@ async def run_and_measure(lanes):
                 else:
                     at = {"lane": lane.name, "index": timed.index, "at_ms": timed.at_ms}
                     events.put_nowait(("start", at))
+            # One more meter sample for this lane: the one that saw its end.
+            await asyncio.sleep(METER_EVERY * 1.5)
             events.put_nowait(("lane-done", lane_summary(lane, ended)))
 
     async def sample_meter():
+        # Each 100 ms sleep is its own lag probe: woken late by a view that
+        # blocked the loop, it reports how late at once, block included.
         while True:
-            sample = await meter.sample()
+            due = loop.time() + METER_EVERY
+            await asyncio.sleep(METER_EVERY)
+            lag_ms = round(max(loop.time() - due, 0) * 1000, 1)
+            sample = meter.snapshot(lag_ms)
             events.put_nowait(
                 ("meter", {"lane": now["lane"], "t": since_lane_began(), **sample})
             )
-            await asyncio.sleep(METER_EVERY)
 
     tasks = [asyncio.create_task(run_lanes()), asyncio.create_task(sample_meter())]
     try:
