@@ -108,6 +108,20 @@ def test_requests_spread_over_both_servers(cluster):
         assert 350 <= count <= 650, (name, share)
 
 
+def test_nginx_limits_bodies_and_streams_unbuffered(cluster):
+    """nginx refuses a body over 1 MB itself (413), and passes an event stream
+    on as it is written: a post's first event arrives at once, not when nginx's
+    buffer fills."""
+    too_big = httpx2.post(f"{cluster.url}/api/blog/1/like", content=b"x" * 2_000_000)
+    assert too_big.status_code == 413
+    started = time.monotonic()
+    with httpx2.stream("GET", f"{cluster.url}/blog/1/events", timeout=10) as events:
+        assert events.status_code == 200
+        first = next(line for line in events.iter_lines() if line.startswith("data: "))
+    assert int(first.removeprefix("data: ")) >= 0
+    assert time.monotonic() - started < 1
+
+
 def test_a_crash_costs_only_what_was_in_flight_and_never_a_double_like(cluster, app1):
     """kill -9 on app1's whole process group while 500 two-second GETs and a
     stream of likes are in flight. Only requests that were on app1 may fail

@@ -191,6 +191,23 @@ class SqliteSettingsTests(SimpleTestCase):
 
 
 class DatabaseSettingsTests(SimpleTestCase):
+    def test_postgresql_pool_checks_connections_and_waits_briefly(self):
+        """With DATABASE_URL on PostgreSQL, Django's pool checks each connection
+        before lending it (CONN_HEALTH_CHECKS) and waits at most
+        DATABASE_POOL_TIMEOUT (5 s) for one; DATABASE_POOL_SIZE sets its size."""
+        code = (
+            "from django.conf import settings; d = settings.DATABASES['default'];"
+            "print(d['CONN_HEALTH_CHECKS'], d['OPTIONS']['pool'])"
+        )
+        url = "postgres://app@127.0.0.1:1/app"  # settings only: never connects
+        result = manage("shell", "-c", code, DATABASE_URL=url)
+        self.assertEqual(
+            result.stdout.splitlines()[-1],
+            "True {'min_size': 2, 'max_size': 20, 'timeout': 5.0}",
+        )
+        result = manage("shell", "-c", code, DATABASE_URL=url, DATABASE_POOL_SIZE="8")
+        self.assertIn("'max_size': 8", result.stdout)
+
     def test_no_atomic_requests_and_no_persistent_connections(self):
         """ATOMIC_REQUESTS is off (it breaks async views) and CONN_MAX_AGE is 0."""
         database = settings.DATABASES["default"]
