@@ -22,7 +22,7 @@ setup: $(VENV)/.installed
 	$(PY) manage.py seed_blog --verbosity 0
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt leanasgi/pyproject.toml
 	@python=$$($(FIND_PYTHON)); \
 	if [ -z "$$python" ]; then \
 	  echo "No Python >= 3.12 found. Install Python 3.13 (e.g. 'pyenv install 3.13')" \
@@ -33,6 +33,8 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	  echo "Creating $(VENV) with $$python"; rm -rf $(VENV); "$$python" -m venv $(VENV) || exit 1; \
 	fi
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# Editable here, so a change to leanasgi/src needs no reinstall.
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e ./leanasgi
 	@touch $@
 
 run: setup

@@ -1,6 +1,13 @@
 from django.apps import AppConfig
 
+import leanasgi
+
 
 class AggregatorConfig(AppConfig):
     name = "aggregator"
     verbose_name = "Say-after and fan-out demos"
+
+    def ready(self):
+        from . import upstream
+
+        leanasgi.on_shutdown(upstream.close_clients)

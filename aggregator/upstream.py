@@ -37,7 +37,7 @@ import httpx2
 import requests
 from django.conf import settings
 
-from common import loops
+import leanasgi
 
 
 @dataclass(frozen=True)
@@ -136,7 +136,7 @@ def bounded_client():
     its own client, closed when it ends.
     """
     loop = asyncio.get_running_loop()
-    if not loops.on_server_loop():
+    if not leanasgi.on_serving_loop():
         return new_bounded_client()
     if loop not in _shared:
         _shared[loop] = bounded(httpx2.AsyncClient(**client_options()))

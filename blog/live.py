@@ -29,7 +29,7 @@ import redis.asyncio as aredis
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from common import loops
+import leanasgi
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def broadcast():
     """The server loop's backend: Redis when REDIS_URL is set, else in-process.
 
     One per loop, since asyncio objects belong to the loop that made them; an
-    ASGI server has one loop per process (common/loops.py).
+    ASGI server has one loop per process.
     """
     loop = asyncio.get_running_loop()
     if loop not in _broadcasts:
@@ -219,7 +219,7 @@ async def publish(post_id, count):
     """Tell every watcher of `post_id` its new count. Never raises: the like is
     already recorded, and a page that misses it catches up when it reconnects."""
     try:
-        if loops.on_server_loop():
+        if leanasgi.on_serving_loop():
             await broadcast().publish(post_id, count)
         elif settings.REDIS_URL:
             # WSGI: a one-off loop per view, so a one-off connection too. In
@@ -235,7 +235,7 @@ async def publish(post_id, count):
 
 
 async def close():
-    """At shutdown (mysite/asgi.py's lifespan)."""
+    """At the server's shutdown (registered in blog/apps.py)."""
     backend = _broadcasts.pop(asyncio.get_running_loop(), None)
     if backend is not None:
         await backend.close()

@@ -1,25 +1,12 @@
 """The lab's meter: what this server process is doing, sampled while a run lasts."""
 
 import asyncio
-import os
-import threading
+
+import leanasgi
 
 LAG_PROBE = 0.010  # seconds: the timer whose lateness is the event loop's lag
 
 
-def threads():
-    """Threads of this process, the interpreter's own and any library's."""
-    try:
-        return len(os.listdir("/proc/self/task"))
-    except OSError:  # no /proc (macOS): the Python threads only
-        return threading.active_count()
-
-
-def requests_in_flight():
-    """HTTP requests this process is answering, the one asking left out."""
-    from mysite.asgi import in_flight  # the ASGI entry point counts them
-
-    return max(in_flight() - 1, 0)
 
 
 async def loop_lag_ms():
@@ -38,4 +25,7 @@ async def sample():
 
 def snapshot(lag_ms):
     """The meter with a lag measured by the caller."""
-    return {"threads": threads(), "in_flight": requests_in_flight(), "lag_ms": lag_ms}
+    stats = leanasgi.stats()
+    # The request asking is left out. Under WSGI nothing counts them: None.
+    in_flight = stats["in_flight"] and stats["in_flight"] - 1
+    return {"threads": stats["threads"], "in_flight": in_flight, "lag_ms": lag_ms}

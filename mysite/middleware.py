@@ -1,119 +1,21 @@
-"""Django's stock middleware, with their hooks run on the event loop under ASGI.
-
-Why this module exists: under ASGI, Django's ``MiddlewareMixin`` runs every
-``process_request`` and ``process_response`` through ``sync_to_async``, a hop to
-a worker thread and back, even when the hook only sets a header. With the
-default seven middleware that is over a dozen hops, about 2 ms per request:
-`make bench` measured 288 trivial requests per second on one uvicorn worker
-with Django's classes and 692 with these (Django ticket #37177).
-
-Each class below is Django's own middleware, unchanged in what it checks and
-which headers it sets; it only changes *where* a hook runs. Hooks that do no
-I/O run directly on the event loop. The few that might touch the database
-(saving a modified session, storing messages, a CSRF token kept in the
-session, parsing a POST body) keep Django's thread hop. Under WSGI nothing
-changes: the classes behave exactly like Django's.
+"""The site's own middleware, each written for both modes, so that under ASGI
+none makes a thread hop: Server-Timing, JSON errors under /api/, and a 503
+when the database is down. Django's own middleware, with their hooks moved to
+the event loop, come from leanasgi (leanasgi/README.md).
 """
 
 import logging
+import sys
 import threading
 from inspect import iscoroutinefunction, markcoroutinefunction
 from time import perf_counter
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
-from django.contrib.auth import middleware as auth
-from django.contrib.messages import middleware as messages
-from django.contrib.sessions import middleware as sessions
+from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
-from django.middleware import clickjacking, common, csrf, security
-
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 
 logger = logging.getLogger(__name__)
-
-
-class OnTheLoop:
-    """Mixin for a ``MiddlewareMixin`` subclass: run its hooks without a thread hop.
-
-    ``needs_thread()`` says, per request and at the moment a hook is about to
-    run, whether that hook might block; only then does it go to a thread.
-    """
-
-    def needs_thread(self, request):
-        return False
-
-    async def run_hook(self, hook, request, *args):
-        if self.needs_thread(request):
-            return await sync_to_async(hook, thread_sensitive=True)(request, *args)
-        return hook(request, *args)
-
-    async def __acall__(self, request):
-        response = None
-        if hasattr(self, "process_request"):
-            response = await self.run_hook(self.process_request, request)
-        response = response or await self.get_response(request)
-        if hasattr(self, "process_response"):
-            response = await self.run_hook(self.process_response, request, response)
-        return response
-
-
-class SecurityMiddleware(OnTheLoop, security.SecurityMiddleware):
-    """HTTPS redirect and security headers: pure header work."""
-
-
-class CommonMiddleware(OnTheLoop, common.CommonMiddleware):
-    """APPEND_SLASH and friends: URL resolving and headers, no I/O."""
-
-
-class XFrameOptionsMiddleware(OnTheLoop, clickjacking.XFrameOptionsMiddleware):
-    """One header."""
-
-
-class AuthenticationMiddleware(OnTheLoop, auth.AuthenticationMiddleware):
-    """Attaches a lazy ``request.user`` and ``request.auser``; loads nothing."""
-
-
-class SessionMiddleware(OnTheLoop, sessions.SessionMiddleware):
-    """The session is loaded lazily by whoever reads it; only a save does I/O."""
-
-    def needs_thread(self, request):
-        session = getattr(request, "session", None)
-        return session is not None and (
-            session.modified or settings.SESSION_SAVE_EVERY_REQUEST
-        )
-
-
-class MessageMiddleware(OnTheLoop, messages.MessageMiddleware):
-    """Storing messages may write to the session; reading none does nothing."""
-
-    def needs_thread(self, request):
-        storage = getattr(request, "_messages", None)
-        return storage is not None and (storage.used or storage.added_new)
-
-
-class CsrfViewMiddleware(OnTheLoop, csrf.CsrfViewMiddleware):
-    """CSRF protection, as strict as Django's; safe methods never leave the loop."""
-
-    def __init__(self, get_response):
-        super().__init__(get_response)
-        if self.async_mode:
-            # Django wraps a sync process_view in sync_to_async but calls an
-            # async one as it is, so the async twin replaces it here.
-            self.process_view = self.aprocess_view
-
-    def needs_thread(self, request):
-        return settings.CSRF_USE_SESSIONS
-
-    async def aprocess_view(self, request, callback, callback_args, callback_kwargs):
-        check = super().process_view
-        if request.method in SAFE_METHODS or getattr(callback, "csrf_exempt", False):
-            return check(request, callback, callback_args, callback_kwargs)
-        # Reading the token may parse request.POST, which can spill to disk.
-        return await sync_to_async(check, thread_sensitive=True)(
-            request, callback, callback_args, callback_kwargs
-        )
 
 
 class BothModes:
@@ -218,27 +120,49 @@ class JsonApiErrorsMiddleware(BothModes):
 
 
 class DatabaseUnavailableMiddleware(BothModes):
-    """A database that is down or restarting gets a 503 JSON answer, not a 500.
+    """A database that is down or restarting gets a 503 JSON answer, not a 500,
+    wherever the error is raised before the answer starts: in the view, or in
+    a middleware inside this one (saving the session, say).
 
     The pool checks each connection before lending it (CONN_HEALTH_CHECKS)
     and waits at most its timeout for one, so while PostgreSQL restarts a
     request fails within that time, with Retry-After, and the next ones succeed
-    as soon as it is back. Other errors are left to Django. (Django always
-    calls process_exception in a thread, even under ASGI.)
+    as soon as it is back. Other errors are left to Django.
     """
 
-    def after(self, request, response):
-        return response
-
     def process_exception(self, request, exception):
-        if not isinstance(exception, OperationalError | InterfaceError):
+        # A view's error. (Django calls process_exception in a thread.)
+        if not isinstance(exception, DATABASE_DOWN):
             return None
         logger.warning("database unavailable: %s", exception)
-        return JsonResponse(
-            {"error": "the database is unavailable; try again in a moment"},
-            status=503,
-            headers={"Retry-After": "1"},
-        )
+        return unavailable()
+
+    def after(self, request, response):
+        # A middleware's error: Django has turned it into a 500 already, and
+        # told got_request_exception, which noted it on the request.
+        if response.status_code == 500 and hasattr(request, "database_down"):
+            return unavailable()
+        return response
+
+
+DATABASE_DOWN = (OperationalError, InterfaceError)
+
+
+def unavailable():
+    return JsonResponse(
+        {"error": "the database is unavailable; try again in a moment"},
+        status=503,
+        headers={"Retry-After": "1"},
+    )
+
+
+def note_database_down(sender, request=None, **kwargs):
+    """got_request_exception's receiver: Django sends it with the error raised."""
+    if request is not None and isinstance(sys.exc_info()[1], DATABASE_DOWN):
+        request.database_down = True
+
+
+got_request_exception.connect(note_database_down, dispatch_uid="database_down")
 
 
 API_PREFIX = "/api/"

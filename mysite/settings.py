@@ -50,27 +50,28 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     # Ninja's own static files: the API docs work offline, with no CDN.
     "ninja",
-    # Django's security checks, taught to see the middleware subclasses (mysite/checks.py).
-    "mysite.apps.SiteConfig",
+    # The lean ASGI path: its system checks (leanasgi/README.md).
+    "leanasgi",
     "aggregator",
     "blog",
     "lab",
 ]
 
-# Django's stock middleware, subclassed so that their hooks run on the event loop
-# instead of a thread per hook under ASGI. mysite/middleware.py explains the cost.
+# Django's stock middleware as leanasgi's subclasses, whose hooks run on the
+# event loop instead of a thread hop each under ASGI (leanasgi/README.md).
 MIDDLEWARE = [
     "mysite.middleware.ServerTimingMiddleware",
     "mysite.middleware.JsonApiErrorsMiddleware",
-    "mysite.middleware.SecurityMiddleware",
-    "mysite.middleware.SessionMiddleware",
-    "mysite.middleware.CommonMiddleware",
-    "mysite.middleware.CsrfViewMiddleware",
-    "mysite.middleware.AuthenticationMiddleware",
-    "mysite.middleware.MessageMiddleware",
-    "mysite.middleware.XFrameOptionsMiddleware",
-    # Innermost, so it sees a view's database error first: 503 JSON, not a 500.
+    "leanasgi.middleware.SecurityMiddleware",
+    # Outside the session, so a database error while saving it gets a 503
+    # JSON answer too (security headers still set), not a 500.
     "mysite.middleware.DatabaseUnavailableMiddleware",
+    "leanasgi.middleware.SessionMiddleware",
+    "leanasgi.middleware.CommonMiddleware",
+    "leanasgi.middleware.CsrfViewMiddleware",
+    "leanasgi.middleware.AuthenticationMiddleware",
+    "leanasgi.middleware.MessageMiddleware",
+    "leanasgi.middleware.XFrameOptionsMiddleware",
 ]
 
 # Django exactly as shipped, for comparison only: DJANGO_STOCK=1 serves with
@@ -109,8 +110,8 @@ TEMPLATES = [
 
 ASGI_APPLICATION = "mysite.asgi.application"
 # Idle request threads the lean ASGI handler keeps for the next requests that
-# run sync code (mysite/handlers.py); past these, a thread ends with its request.
-IDLE_REQUEST_THREADS = int(os.environ.get("IDLE_REQUEST_THREADS", 16))
+# run sync code; past these, a thread ends with its request.
+LEANASGI_IDLE_THREADS = int(os.environ.get("IDLE_REQUEST_THREADS", 16))
 WSGI_APPLICATION = "mysite.wsgi.application"
 
 # SQLite by default; DATABASE_URL=postgres://user:pass@host/name for PostgreSQL.

@@ -16,7 +16,7 @@ from django.urls import reverse
 
 from aggregator import upstream, views
 from bench.servers import serve
-from common import loops
+import leanasgi
 from mysite import asgi
 from tests.upstreams import FakeUpstream, closed_port_url
 
@@ -175,8 +175,8 @@ class FanOutFailureTests(FakeUpstreamTestCase):
 class SharedClientTests(FakeUpstreamTestCase):
     async def test_asgi_requests_share_one_client_per_event_loop(self):
         """On a server's event loop two fan-outs reuse one AsyncClient."""
-        # What mysite/asgi.py does for every request; the test client skips it.
-        loops.serving_on_this_loop()
+        # What the ASGI application does for every request; the test client skips it.
+        leanasgi.mark_serving_loop()
         url = reverse("aggregator:fan_out_async") + "?n=2&delay=0"
         with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
             first = await self.async_client.get(url)
@@ -222,7 +222,7 @@ class SharedClientTests(FakeUpstreamTestCase):
 
     async def test_lifespan_shutdown_closes_the_shared_client(self):
         """The ASGI lifespan's shutdown closes this loop's client and forgets it."""
-        loops.serving_on_this_loop()
+        leanasgi.mark_serving_loop()
         url = reverse("aggregator:fan_out_async") + "?n=1&delay=0"
         with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
             await self.async_client.get(url)

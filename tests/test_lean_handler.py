@@ -103,7 +103,7 @@ def test_idle_threads_are_bounded_after_a_burst(server):
     answers = get_all(f"{url}/probe/sync-thread?delay=0.5", 400)
     assert len({body["thread"] for _, body in answers}) == 400
     deadline = time.monotonic() + 3
-    while threads(process) > before + settings.IDLE_REQUEST_THREADS:
+    while threads(process) > before + settings.LEANASGI_IDLE_THREADS:
         assert time.monotonic() < deadline, threads(process)
         time.sleep(0.1)
 

@@ -16,7 +16,7 @@ from django.test import SimpleTestCase, override_settings
 from django.utils.module_loading import import_string
 
 from bench.servers import BASE_DIR, PRODUCTION_ENV
-from mysite import checks as project_checks
+from leanasgi import checks as project_checks
 
 
 def manage(*args, **env):

@@ -60,7 +60,7 @@ def test_abandoned_fan_outs_cost_nothing_once_the_clients_are_gone(variant):
 
         # The bounded pools stay: the handler's idle request threads (the 20
         # say-syncs used 20) and, for that variant, the fan-out's workers.
-        pool = settings.IDLE_REQUEST_THREADS
+        pool = settings.LEANASGI_IDLE_THREADS
         pool += settings.AGGREGATOR_THREADS if variant == "threads" else 0
         settled = wait_for(
             lambda: threads(process) <= before + 10 + pool,

@@ -135,7 +135,7 @@
     meter.dataset.inFlight = data.in_flight;
     meter.dataset.lagMs = data.lag_ms;
     document.getElementById("meter-threads").textContent = data.threads;
-    document.getElementById("meter-in-flight").textContent = data.in_flight;
+    document.getElementById("meter-in-flight").textContent = data.in_flight ?? "–";
     document.getElementById("meter-lag").textContent = data.lag_ms;
     const lane = run.lanes[data.lane];
     lane.threadsMax = Math.max(lane.threadsMax, data.threads);

@@ -1,0 +1,126 @@
+"""Django's stock middleware, with the hooks that do no I/O run on the event loop.
+
+Under ASGI, ``MiddlewareMixin`` sends every ``process_request`` and
+``process_response`` through ``sync_to_async``: a thread hop and back, even to
+set a header. Each class here is Django's own, unchanged in what it checks and
+sets; only *where* a hook runs changes. A hook runs on the loop only where
+Django's code is known to do no I/O there: the session engines, message
+storages and CSRF settings Django ships. Anything else (a custom
+``SESSION_ENGINE`` or ``MESSAGE_STORAGE``, ``CSRF_USE_SESSIONS``) keeps Django's
+thread hop, and a system check says so. Under WSGI they are Django's classes.
+"""
+
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth import middleware as auth
+from django.contrib.messages import middleware as messages
+from django.contrib.sessions import middleware as sessions
+from django.middleware import clickjacking, common, csrf, security
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
+
+# Building a store, or checking what it has, does no I/O in these: a store
+# loads lazily, on first read, from whoever reads it.
+LOOP_SAFE_SESSION_ENGINES = {
+    f"django.contrib.sessions.backends.{name}"
+    for name in ("db", "cache", "cached_db", "file", "signed_cookies")
+}
+LOOP_SAFE_MESSAGE_STORAGES = {
+    "django.contrib.messages.storage.cookie.CookieStorage",
+    "django.contrib.messages.storage.session.SessionStorage",
+    "django.contrib.messages.storage.fallback.FallbackStorage",
+}
+
+
+class OnTheLoop:
+    """Mixin for a ``MiddlewareMixin`` subclass: run its hooks without a hop
+    unless ``needs_thread(request)`` says the hook about to run might block."""
+
+    def needs_thread(self, request):
+        return False
+
+    async def run_hook(self, hook, request, *args):
+        if self.needs_thread(request):
+            return await sync_to_async(hook, thread_sensitive=True)(request, *args)
+        return hook(request, *args)
+
+    async def __acall__(self, request):
+        response = None
+        if hasattr(self, "process_request"):
+            response = await self.run_hook(self.process_request, request)
+        response = response or await self.get_response(request)
+        if hasattr(self, "process_response"):
+            response = await self.run_hook(self.process_response, request, response)
+        return response
+
+
+class SecurityMiddleware(OnTheLoop, security.SecurityMiddleware):
+    """HTTPS redirect and security headers: header work only."""
+
+
+class CommonMiddleware(OnTheLoop, common.CommonMiddleware):
+    """APPEND_SLASH and friends: URL resolving and headers, no I/O."""
+
+
+class XFrameOptionsMiddleware(OnTheLoop, clickjacking.XFrameOptionsMiddleware):
+    """One header."""
+
+
+class AuthenticationMiddleware(OnTheLoop, auth.AuthenticationMiddleware):
+    """Attaches a lazy ``request.user`` and ``request.auser``; loads nothing."""
+
+
+class SessionMiddleware(OnTheLoop, sessions.SessionMiddleware):
+    """Building a Django store does no I/O; only a save does."""
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self.loop_safe = settings.SESSION_ENGINE in LOOP_SAFE_SESSION_ENGINES
+
+    def needs_thread(self, request):
+        if not self.loop_safe:
+            return True
+        # Django's process_response saves only a modified session, or every
+        # one with SESSION_SAVE_EVERY_REQUEST; one with no `modified` it skips.
+        session = getattr(request, "session", None)
+        return getattr(session, "modified", False) or settings.SESSION_SAVE_EVERY_REQUEST
+
+
+class MessageMiddleware(OnTheLoop, messages.MessageMiddleware):
+    """Storing messages may load the session; building the storage does not."""
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        self.loop_safe = settings.MESSAGE_STORAGE in LOOP_SAFE_MESSAGE_STORAGES
+
+    def needs_thread(self, request):
+        if not self.loop_safe:
+            return True
+        storage = getattr(request, "_messages", None)
+        return storage is not None and (storage.used or storage.added_new)
+
+
+class CsrfViewMiddleware(OnTheLoop, csrf.CsrfViewMiddleware):
+    """As strict as Django's. With the token in a cookie, safe methods never
+    leave the loop; with CSRF_USE_SESSIONS every hook hops, as in Django."""
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        if self.async_mode:
+            # Django wraps a sync process_view in sync_to_async but calls an
+            # async one as it is, so the async twin replaces it here.
+            self.process_view = self.aprocess_view
+
+    def needs_thread(self, request):
+        return settings.CSRF_USE_SESSIONS
+
+    async def aprocess_view(self, request, callback, callback_args, callback_kwargs):
+        check = super().process_view
+        if not self.needs_thread(request) and (
+            request.method in SAFE_METHODS or getattr(callback, "csrf_exempt", False)
+        ):
+            return check(request, callback, callback_args, callback_kwargs)
+        # Reading the token may parse request.POST, which can spill to disk.
+        return await sync_to_async(check, thread_sensitive=True)(
+            request, callback, callback_args, callback_kwargs
+        )

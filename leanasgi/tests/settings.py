@@ -1,0 +1,52 @@
+"""A minimal project for leanasgi's own tests: Django's contrib apps, the
+package's middleware, and probe views (tests/views.py). DEBUG is on, so
+`connection.queries` records what a thread left behind."""
+
+import os
+import tempfile
+from pathlib import Path
+
+DEBUG = True
+SECRET_KEY = "leanasgi-tests-only"
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+ROOT_URLCONF = "tests.urls"
+USE_TZ = True
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "leanasgi",
+]
+MIDDLEWARE = [
+    "leanasgi.middleware.SecurityMiddleware",
+    "leanasgi.middleware.SessionMiddleware",
+    "leanasgi.middleware.CommonMiddleware",
+    "leanasgi.middleware.CsrfViewMiddleware",
+    "leanasgi.middleware.AuthenticationMiddleware",
+    "leanasgi.middleware.MessageMiddleware",
+    "leanasgi.middleware.XFrameOptionsMiddleware",
+]
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
+DATABASES = {
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": Path(os.environ.get("LEANASGI_TEST_DB", tempfile.gettempdir()))
+        / "leanasgi-tests.sqlite3",
+    }
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+LEANASGI_IDLE_THREADS = 16
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("ready", views.ready),
+    path("thread-state", views.thread_state),  # /thread-state?delay=0.2
+    path("wait", views.wait),  # /wait?delay=2
+    path("sync-calls", views.sync_calls),  # /sync-calls?wait=0.5
+    path("stream/queries", views.stream_queries),  # /stream/queries?n=4
+    path("stream/raises", views.stream_raises),
+    path("stream/sync", views.stream_sync),
+    path("file", views.file),  # /file?id=7
+    path("file/closed-by", views.file_closed_by),  # /file/closed-by?id=7
+    path("signals", views.signals),
+]

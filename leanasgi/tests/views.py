@@ -1,0 +1,136 @@
+"""Probe views: each reports which threads ran its sync work, and what a thread
+held when a request started on it."""
+
+import asyncio
+import json
+import threading
+import time
+
+from asgiref.sync import sync_to_async
+from django.core.signals import request_finished, request_started
+from django.db import connection
+from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
+
+signal_counts = {"started": 0, "finished": 0}
+closed_by = {}  # a FileResponse's id -> the thread that closed its file
+_lock = threading.Lock()
+
+
+async def _started(**kwargs):
+    # Async: a sync receiver of request_started would cost every request a
+    # thread before its view (README.md, "What it does not promise").
+    signal_counts["started"] += 1
+
+
+def _finished(**kwargs):
+    with _lock:
+        signal_counts["finished"] += 1
+
+
+request_started.connect(_started)
+request_finished.connect(_finished)
+
+
+def query():
+    """One query, which opens this thread's connection; the thread's name."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    return threading.current_thread().name
+
+
+def ready(request):
+    return HttpResponse("ok")
+
+
+def thread_state(request):
+    """What this request's thread held when the view began, then a query."""
+    state = {
+        "thread": threading.current_thread().name,
+        "open": connection.connection is not None,
+        "queries": len(connection.queries),
+    }
+    time.sleep(float(request.GET.get("delay", 0)))
+    query()
+    return JsonResponse(state)
+
+
+async def wait(request):
+    await asyncio.sleep(float(request.GET.get("delay", 0)))
+    return JsonResponse({"waited": True})
+
+
+async def sync_calls(request):
+    """Three sync calls, a query among them, with a wait in between."""
+    first = await sync_to_async(lambda: threading.current_thread().name)()
+    await asyncio.sleep(float(request.GET.get("wait", 0)))
+    second = await sync_to_async(query)()
+    third = await sync_to_async(lambda: threading.current_thread().name)()
+    return JsonResponse({"threads": [first, second, third]})
+
+
+def line(thread):
+    return (json.dumps({"thread": thread}) + "\n").encode()
+
+
+async def stream_queries(request):
+    """An async body whose items come from thread-sensitive calls."""
+    items = int(request.GET.get("n", 4))
+
+    async def body():
+        for _ in range(items):
+            yield line(await sync_to_async(query)())
+            await asyncio.sleep(float(request.GET.get("pause", 0.05)))
+
+    return StreamingHttpResponse(body(), content_type="application/x-ndjson")
+
+
+async def stream_raises(request):
+    """An async body that queries, then raises mid-stream."""
+
+    async def body():
+        yield line(await sync_to_async(query)())
+        await asyncio.sleep(0.05)
+        raise RuntimeError("the body failed on purpose")
+
+    return StreamingHttpResponse(body(), content_type="application/x-ndjson")
+
+
+def stream_sync(request):
+    """A sync iterator: under ASGI Django reads it whole in one sync call."""
+
+    def body():
+        for _ in range(3):
+            yield line(query())
+            time.sleep(0.05)
+
+    return StreamingHttpResponse(body(), content_type="application/x-ndjson")
+
+
+class ThreadFile:
+    """A file whose content is the thread that reads it; its close is noted."""
+
+    def __init__(self, key):
+        self.key = key
+        self.done = False
+
+    def read(self, size=-1):
+        if self.done:
+            return b""
+        self.done = True
+        time.sleep(0.1)
+        return line(query())
+
+    def close(self):
+        closed_by[self.key] = threading.current_thread().name
+
+
+async def file(request):
+    return FileResponse(ThreadFile(request.GET["id"]))
+
+
+def file_closed_by(request):
+    return JsonResponse({"thread": closed_by.get(request.GET["id"])})
+
+
+def signals(request):
+    return JsonResponse(signal_counts)
