@@ -15,7 +15,7 @@ FIND_PYTHON := for p in python3 python3.13 python3.12 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v "$$p"; break; fi; done
 
-.PHONY: setup run test lint format uvicorn daphne gunicorn serve bench storm figures screenshot cluster soak faults idle clean
+.PHONY: setup run test leanasgi versions lint format uvicorn daphne gunicorn serve bench storm figures screenshot cluster soak faults idle clean
 
 setup: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput --verbosity 0
@@ -43,6 +43,18 @@ run: setup
 test: setup
 	$(PY) manage.py makemigrations --check --dry-run --verbosity 0
 	$(VENV)/bin/pytest
+	$(MAKE) --no-print-directory leanasgi
+
+# The lean ASGI package on its own: its tests, then Django's own handler and
+# middleware suites with its classes swapped in (the first run fetches them).
+leanasgi: setup
+	cd leanasgi && ../$(VENV)/bin/pytest -q
+	cd leanasgi && ../$(PY) django_suites.py
+
+# The same on each Django release the package supports, 5.2 LTS to 6.1 (nox);
+# the counts go to docs/figures/django-suites.txt.
+versions: setup
+	cd leanasgi && bash -o pipefail -c '../$(VENV)/bin/nox 2>&1 | grep -v "^WARNING: Location" | tee ../docs/figures/django-suites.txt'
 
 lint: setup
 	$(VENV)/bin/ruff format --check .
@@ -101,4 +113,4 @@ screenshot: setup
 	LAB_SCREENSHOT=docs/lab/say-after.png $(VENV)/bin/pytest tests/test_lab_browser.py -k fifty
 
 clean:
-	rm -rf $(VENV) .cluster staticfiles bench-results db.sqlite3 db.sqlite3-shm db.sqlite3-wal
+	rm -rf $(VENV) leanasgi/.nox leanasgi/.django-tests .cluster staticfiles bench-results db.sqlite3 db.sqlite3-shm db.sqlite3-wal

@@ -38,7 +38,7 @@ def say_after_sync(request):
 async def say_after_async(request):
     """Wait `delay` seconds with asyncio.sleep, then answer `word`.
 
-    The wait holds no thread on this project's ASGI handler (mysite/handlers.py;
+    The wait holds no thread on this project's ASGI handler (leanasgi/;
     Django's stock handler holds one per request): one event loop serves
     thousands of these at once. Use it for anything that mostly waits on I/O.
     """

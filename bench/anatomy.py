@@ -146,7 +146,7 @@ def measure_in_process(count):
                 for (file, _, function), (_, _, _, ct, _) in stats.items()
                 if function == "__call__"
                 and file.endswith(
-                    "mysite/handlers.py"
+                    "leanasgi/handler.py"
                     if handler == "LeanASGIHandler"
                     else "core/handlers/asgi.py"
                 )
@@ -168,7 +168,7 @@ def measure_in_process(count):
             if func == function and file.endswith(suffix)
         )
 
-    total = cum("mysite/asgi.py:application")
+    total = cum("leanasgi/application.py:__call__")
     layers = [(label, compute(cum) / total * wall * 1e6) for label, compute in LAYERS]
     return {"wall_us": wall * 1e6, "layers": layers}
 

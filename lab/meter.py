@@ -7,8 +7,6 @@ import leanasgi
 LAG_PROBE = 0.010  # seconds: the timer whose lateness is the event loop's lag
 
 
-
-
 async def loop_lag_ms():
     """How late a 10 ms timer fires: near 0 on an event loop that is free,
     seconds behind a view that blocks it."""

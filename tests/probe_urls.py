@@ -10,7 +10,7 @@ import time
 from asgiref.sync import sync_to_async
 from django.core.signals import request_finished, request_started
 from django.db import connection
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import include, path
 
 counts = {"started": 0, "finished": 0}
@@ -57,9 +57,58 @@ def signal_counts(request):
     return JsonResponse(counts)
 
 
+def thread_state(request):
+    """What this sync request's thread held when the view began."""
+    return JsonResponse(
+        {
+            "thread": threading.current_thread().name,
+            "open": connection.connection is not None,
+            "queries": len(connection.queries),
+        }
+    )
+
+
+def session_write(request):
+    """Touches no table itself; SessionMiddleware saves the session after it."""
+    request.session["probe"] = time.time()
+    return JsonResponse({"written": True})
+
+
+async def stream_queries(request):
+    """A body of `n` lines, a query each, `pause` seconds apart."""
+
+    def query():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+
+    async def body():
+        for number in range(int(request.GET.get("n", 10))):
+            await sync_to_async(query)()
+            yield f"{number}\n".encode()
+            await asyncio.sleep(float(request.GET.get("pause", 0.1)))
+
+    return StreamingHttpResponse(body(), content_type="text/plain")
+
+
+class QueryOnRequestMiddleware:
+    """Queries the database in process_request when asked to (X-Probe-Query)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "X-Probe-Query" in request.headers:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
+        return self.get_response(request)
+
+
 urlpatterns = [
     path("probe/sync-thread", sync_thread),
     path("probe/sync-calls", sync_calls),
     path("probe/signals", signal_counts),
+    path("probe/thread-state", thread_state),
+    path("probe/session-write", session_write),
+    path("probe/stream-queries", stream_queries),  # ?n=50&pause=0.1
     path("", include("mysite.urls")),
 ]

@@ -14,9 +14,9 @@ from django.db import close_old_connections
 from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.urls import reverse
 
+import leanasgi
 from aggregator import upstream, views
 from bench.servers import serve
-import leanasgi
 from mysite import asgi
 from tests.upstreams import FakeUpstream, closed_port_url
 

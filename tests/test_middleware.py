@@ -1,4 +1,5 @@
-"""mysite/middleware.py: Django's security middleware, with no thread hop on the API path."""
+"""The site's middleware stack (leanasgi's subclasses and mysite/middleware.py):
+no thread hop on the API path, Django's security behaviour everywhere."""
 
 import threading
 from unittest import mock
@@ -27,7 +28,7 @@ async def middleware_hops(client, url):
         f
         for f in wrapped
         if isinstance(getattr(f, "__self__", None), classes)
-        or f.__module__ == "mysite.middleware"
+        or f.__module__ in ("mysite.middleware", "leanasgi.middleware")
     ]
 
 

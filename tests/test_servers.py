@@ -39,7 +39,7 @@ def test_server_serves_the_site(server):
 
         assert httpx2.get(url + SAY_AFTER).json() == {"saying": "hello"}
         # Under every ASGI server a sync view runs on a thread the lean handler
-        # lent its request (mysite/handlers.py names them request-N).
+        # lent its request (leanasgi's handler names them request-N).
         sync = httpx2.get(url + "/api/say-sync?delay=0&word=hi")
         lent = sync.headers["X-View-Thread"].startswith("request-")
         assert lent == (server in ASGI_SERVERS), sync.headers["X-View-Thread"]

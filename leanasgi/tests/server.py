@@ -37,7 +37,9 @@ def uvicorn(env=None, timeout=20):
             stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-        process.log = lambda: os.pread(log.fileno(), 1 << 20, 0).decode(errors="replace")
+        process.log = lambda: os.pread(log.fileno(), 1 << 20, 0).decode(
+            errors="replace"
+        )
         try:
             wait_until_ready(process, url, timeout)
             yield url, process
@@ -50,11 +52,11 @@ def uvicorn(env=None, timeout=20):
                 process.wait()
 
 
-def wait_until_ready(process, url, timeout):
+def wait_until_ready(process, url, timeout, path="/ready"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and process.poll() is None:
         with contextlib.suppress(httpx2.HTTPError):
-            if httpx2.get(url + "/ready", timeout=1).status_code == 200:
+            if httpx2.get(url + path, timeout=1).status_code == 200:
                 return
         time.sleep(0.1)
     raise RuntimeError(f"uvicorn did not serve {url}:\n{process.log()}")

@@ -12,6 +12,8 @@ import pytest
 
 from .server import get_all, threads, uvicorn
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def server():
@@ -47,10 +49,13 @@ async def first_lines(url, count, *, hang_up=False):
     """`count` streams at once; the first line of each. Bodies that break off
     (a body that raised) are read as far as they go."""
 
+    all_read = asyncio.Barrier(count)  # so that every stream is in flight at once
+
     async def one(client):
         async with client.stream("GET", url) as response:
             lines = response.aiter_lines()
             first = json.loads(await anext(lines))
+            await all_read.wait()
             if not hang_up:
                 try:
                     async for _ in lines:
@@ -165,7 +170,7 @@ def test_a_busy_thread_is_never_lent_to_another_request(server):
     url, _ = server
 
     async def abandon():
-        reader, writer = await asyncio.open_connection(*url[7:].split(":"))
+        _, writer = await asyncio.open_connection(*url[7:].split(":"))
         writer.write(b"GET /thread-state?delay=3 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         await writer.drain()
         await asyncio.sleep(0.3)

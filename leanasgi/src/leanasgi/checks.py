@@ -91,7 +91,10 @@ def thread_hops(app_configs, **kwargs):
                     id=f"leanasgi.{id}",
                 )
             )
-    if "leanasgi.middleware.CsrfViewMiddleware" in listed and settings.CSRF_USE_SESSIONS:
+    if (
+        "leanasgi.middleware.CsrfViewMiddleware" in listed
+        and settings.CSRF_USE_SESSIONS
+    ):
         found.append(
             checks.Info(
                 "CSRF_USE_SESSIONS reads the token from the session, so "

@@ -83,7 +83,9 @@ class SessionMiddleware(OnTheLoop, sessions.SessionMiddleware):
         # Django's process_response saves only a modified session, or every
         # one with SESSION_SAVE_EVERY_REQUEST; one with no `modified` it skips.
         session = getattr(request, "session", None)
-        return getattr(session, "modified", False) or settings.SESSION_SAVE_EVERY_REQUEST
+        return (
+            getattr(session, "modified", False) or settings.SESSION_SAVE_EVERY_REQUEST
+        )
 
 
 class MessageMiddleware(OnTheLoop, messages.MessageMiddleware):

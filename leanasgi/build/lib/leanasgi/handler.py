@@ -145,8 +145,11 @@ class LeanASGIHandler(ASGIHandler):
         )
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
-            return await super().__call__(scope, receive, send)  # Django refuses
+        if scope["type"] != "http" or not hasattr(self, "threads"):
+            # Django refuses other scopes. A subclass that never ran __init__
+            # (staticfiles' ASGIStaticFilesHandler, built on the name this
+            # class replaces in Django's own tests) is served as Django's.
+            return await super().__call__(scope, receive, send)
         executor = RequestExecutor(self.threads, self.closer)
         token = _current.set(executor)
         try:

@@ -1,0 +1,106 @@
+"""System checks: Django's security checks see the subclasses, nothing is
+silenced, and a fallback to Django's thread hop is reported."""
+
+from django.conf import settings
+from django.core import checks
+from django.core.checks.registry import registry
+from django.test import SimpleTestCase, override_settings
+
+from leanasgi import checks as lean_checks
+
+DEPLOY = dict(
+    DEBUG=False,
+    SECRET_KEY="x" * 60 + "leanasgi",
+    ALLOWED_HOSTS=["example.com"],
+    SECURE_HSTS_SECONDS=3600,
+    SECURE_HSTS_INCLUDE_SUBDOMAINS=True,
+    SECURE_HSTS_PRELOAD=True,
+    SECURE_SSL_REDIRECT=True,
+    SESSION_COOKIE_SECURE=True,
+    CSRF_COOKIE_SECURE=True,
+    X_FRAME_OPTIONS="DENY",
+)
+
+
+def deploy_ids():
+    return {m.id for m in checks.run_checks(include_deployment_checks=True)}
+
+
+class SecurityCheckTests(SimpleTestCase):
+    @override_settings(**DEPLOY)
+    def test_a_hardened_project_passes_with_nothing_silenced(self):
+        """With the subclasses listed, a hardened project gets no warning, and
+        SILENCED_SYSTEM_CHECKS is empty."""
+        self.assertEqual(settings.SILENCED_SYSTEM_CHECKS, [])
+        self.assertEqual({i for i in deploy_ids() if i.startswith("security.")}, set())
+
+    @override_settings(**DEPLOY)
+    def test_removing_a_subclass_is_reported_as_django_reports_it(self):
+        """Without the security, clickjacking or CSRF subclass, Django's own
+        W001, W002 or W003 is raised."""
+        for removed, warning in [
+            ("SecurityMiddleware", "security.W001"),
+            ("XFrameOptionsMiddleware", "security.W002"),
+            ("CsrfViewMiddleware", "security.W003"),
+        ]:
+            listed = [m for m in settings.MIDDLEWARE if not m.endswith(removed)]
+            with self.subTest(removed), override_settings(MIDDLEWARE=listed):
+                self.assertIn(warning, deploy_ids())
+
+    @override_settings(
+        **{**DEPLOY, "SECURE_HSTS_SECONDS": 0, "X_FRAME_OPTIONS": "SAMEORIGIN"}
+    )
+    def test_checks_that_need_the_middleware_still_run(self):
+        """HSTS (W004) and X-Frame-Options (W019) are checked for the subclasses."""
+        self.assertLessEqual({"security.W004", "security.W019"}, deploy_ids())
+
+    def test_every_django_security_check_is_swapped_once(self):
+        """Each of Django's security checks is registered once, as its copy
+        that sees subclasses; installing again changes nothing. (The registry's
+        sets are internal: this fails if an upgrade changes them.)"""
+        lean_checks.install()
+        for registered in (registry.registered_checks, registry.deployment_checks):
+            security = [
+                check
+                for check in registered
+                if check.__module__.startswith("django.core.checks.security.")
+            ]
+            names = [check.__name__ for check in security]
+            self.assertTrue(security)
+            self.assertEqual(len(names), len(set(names)))
+            self.assertTrue(all(check.sees_subclasses for check in security))
+
+    def test_checks_leave_middleware_as_listed(self):
+        """Running the checks puts MIDDLEWARE back as it was."""
+        listed = list(settings.MIDDLEWARE)
+        deploy_ids()
+        self.assertEqual(settings.MIDDLEWARE, listed)
+
+    def test_django_paths(self):
+        """Each subclass is named by its Django parent; other paths are kept."""
+        self.assertEqual(
+            lean_checks.django_path("leanasgi.middleware.CsrfViewMiddleware"),
+            "django.middleware.csrf.CsrfViewMiddleware",
+        )
+        self.assertEqual(lean_checks.django_path("tests.nowhere.X"), "tests.nowhere.X")
+
+
+class ThreadHopCheckTests(SimpleTestCase):
+    def test_djangos_defaults_report_nothing(self):
+        """Django's own engine, storage and cookie token: no leanasgi message."""
+        self.assertEqual(lean_checks.thread_hops(None), [])
+
+    @override_settings(
+        SESSION_ENGINE="tests.slow_sessions",
+        MESSAGE_STORAGE="tests.test_middleware.Storage",
+        CSRF_USE_SESSIONS=True,
+    )
+    def test_each_fallback_is_reported(self):
+        """A custom engine, a custom storage and CSRF_USE_SESSIONS each get an
+        Info that names the setting and what runs in a thread."""
+        found = {m.id: m for m in lean_checks.thread_hops(None)}
+        self.assertEqual(
+            set(found), {"leanasgi.I001", "leanasgi.I002", "leanasgi.I003"}
+        )
+        self.assertIn("tests.slow_sessions", found["leanasgi.I001"].msg)
+        self.assertTrue(all(m.level == checks.INFO for m in found.values()))
