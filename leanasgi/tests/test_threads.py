@@ -69,15 +69,29 @@ async def first_lines(url, count, *, hang_up=False):
         return await asyncio.gather(*(one(client) for _ in range(count)))
 
 
-def test_a_body_that_raises_hands_back_a_clean_thread(server):
-    """Five streams whose async body queries then raises: Django never closes
-    them, yet the threads they borrowed are lent again with no connection
-    open and no queries recorded."""
+def test_a_body_that_raises_is_closed_and_hands_back_a_clean_thread(server):
+    """Five streams whose async body queries then raises: each is closed
+    (request_finished sent, which Django's handler skips), and the threads
+    they borrowed are lent again with no connection open and no queries."""
     url, process = server
+    before = get_all(f"{url}/signals")[0]
     firsts = asyncio.run(first_lines(f"{url}/stream/raises", 5))
+    after = get_all(f"{url}/signals")[0]
     used = assert_one_thread_each(firsts)
     assert process.log().count("the body failed on purpose") >= 5
+    # The five, and the first reading's own finish.
+    assert after["finished"] - before["finished"] == 5 + 1
     assert_lent_again_clean(url, used)
+
+
+def test_djangos_handler_leaves_a_body_that_raised_unclosed():
+    """The control, on Django's own handler: no request_finished for a body
+    that raised."""
+    with uvicorn({"LEANASGI_STOCK": "1"}) as (url, _):
+        before = get_all(f"{url}/signals")[0]
+        asyncio.run(first_lines(f"{url}/stream/raises", 5))
+        after = get_all(f"{url}/signals")[0]
+    assert after["finished"] - before["finished"] == 0 + 1
 
 
 def test_async_bodies_of_thread_sensitive_calls_never_share_a_thread(server):

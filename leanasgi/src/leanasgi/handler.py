@@ -21,7 +21,7 @@ import threading
 from collections import deque
 from concurrent.futures import Executor, ThreadPoolExecutor
 
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core import signals
 from django.core.handlers.asgi import ASGIHandler
 from django.db import close_old_connections, reset_queries
@@ -94,7 +94,7 @@ class RequestExecutor(Executor):
         self.closer = closer
         self.borrowed = None
         self.sent = False  # the response is sent, or sending it failed
-        self.clean = True  # clean_up_thread ran after the last call
+        self.clean = True  # Django's clean-up ran after the last call
 
     def submit(self, fn, /, *args, **kwargs):
         if self.borrowed is None:
@@ -111,22 +111,29 @@ class RequestExecutor(Executor):
             self.borrowed = None
 
 
-def clean_up_thread(**kwargs):
-    """What Django does at a request's start, done at its end on its thread."""
+def clean_up_thread():
+    """What Django's request_finished receivers do, for a request that never
+    got that far."""
     reset_queries()
     close_old_connections()
+
+
+def mark_thread_clean(**kwargs):
+    """request_finished's last receiver: Django's clean-up has run here."""
     executor = _current.get(None)
     if executor is not None:
         executor.clean = True
 
 
 def move_connection_cleanup_to_request_end():
-    """Idempotent. Receivers that anyone else connected stay as they are."""
+    """Idempotent. Django's own receivers move (so that whoever disconnects
+    them, as its test client does, still can); others stay as they are."""
     signals.request_started.disconnect(reset_queries)
     signals.request_started.disconnect(close_old_connections)
-    signals.request_finished.disconnect(close_old_connections)
-    # Connected last, it cleans up after every other receiver.
-    signals.request_finished.connect(clean_up_thread)
+    # Last, in this order: the clean-up runs after every other receiver.
+    for receiver in (close_old_connections, reset_queries, mark_thread_clean):
+        signals.request_finished.disconnect(receiver)
+        signals.request_finished.connect(receiver)
 
 
 class LeanASGIHandler(ASGIHandler):
@@ -162,6 +169,12 @@ class LeanASGIHandler(ASGIHandler):
     async def send_response(self, response, send):
         try:
             await super().send_response(response, send)
+        except Exception:
+            # handle() would leave a body that raised unclosed: no
+            # request_finished, its files open. Close it, as WSGI servers do.
+            _mark_sent()
+            await sync_to_async(response.close)()
+            raise
         finally:
             # What is left in handle() is closing the response, or sending
             # request_finished when the client left before the view returned.
