@@ -15,8 +15,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --create-home --uid 1000 app
 WORKDIR /app
 
-# Dependencies in their own layer: rebuilt only when requirements.txt changes.
+# Dependencies in their own layer: rebuilt only when requirements.txt or the
+# lean ASGI package (installed from its folder) changes.
 COPY requirements.txt .
+COPY leanasgi leanasgi
 RUN pip install -r requirements.txt
 
 COPY --chown=1000:1000 . .

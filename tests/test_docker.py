@@ -47,6 +47,21 @@ class DockerfileTests(SimpleTestCase):
         )
         self.assertEqual((result.returncode, result.stdout), (0, ""))
 
+    def test_local_requirements_are_copied_before_they_are_installed(self):
+        """Each local path in requirements.txt (the lean ASGI package) is
+        copied into the image before `pip install -r requirements.txt` runs."""
+        local = [
+            line.strip()
+            for line in (BASE_DIR / "requirements.txt").read_text().splitlines()
+            if line.startswith("./")
+        ]
+        self.assertEqual(local, ["./leanasgi"])
+        steps = dockerfile_instructions()
+        install = steps.index(("RUN", "pip install -r requirements.txt"))
+        copied = [args.split()[0] for step, args in steps[:install] if step == "COPY"]
+        for path in local:
+            self.assertIn(path.removeprefix("./"), copied)
+
     def test_image_runs_as_a_non_root_user_with_debug_off(self):
         """The image switches to a non-root user and sets DJANGO_DEBUG=0."""
         users = [a for i, a in dockerfile_instructions() if i == "USER"]

@@ -16,7 +16,9 @@ NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 UNITS = r"(?:ms|s|µs|MiB|%|requests/s|requests a second|requests per second|threads)"
 WITH_UNIT = re.compile(rf"(\d[\d,]*(?:\.\d+)?)\s*{UNITS}(?![\w/])")
 # A table is a result table when its header names a measurement.
-RESULT_HEADERS = re.compile(r"\bms\b|elapsed|what happens|req/s|slowest|SQLite|lean")
+RESULT_HEADERS = re.compile(
+    r"\bms\b|elapsed|what happens|req/s|slowest|SQLite|lean|suites"
+)
 
 
 def without_code(text):
@@ -94,9 +96,14 @@ class ReadmeFigureTests(SimpleTestCase):
         self.assertEqual(list(figures(readme)), [("uvicorn", "123456.7")])
 
     def test_every_figure_in_the_readme_is_saved_in_docs(self):
-        """Each measured number in the README's tables and bullets appears in
-        docs/bench/ or docs/figures/."""
+        """Each measured number in the READMEs' tables and bullets (the
+        project's and leanasgi's) appears in docs/bench/ or docs/figures/."""
         saved = saved_numbers()
-        readme = (BASE_DIR / "README.md").read_text()
-        missing = [(where, n) for where, n in figures(readme) if not found(n, saved)]
-        self.assertEqual(missing, [])
+        for readme in ("README.md", "leanasgi/README.md"):
+            text = (BASE_DIR / readme).read_text()
+            with self.subTest(readme):
+                self.assertGreater(len(list(figures(text))), 10)
+                missing = [
+                    (where, n) for where, n in figures(text) if not found(n, saved)
+                ]
+                self.assertEqual(missing, [])

@@ -64,16 +64,19 @@ def test_a_fresh_startproject_serves_an_async_view_through_the_package(tmp_path)
     pip = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run(
         [*pip, f"Django=={django.__version__}", "uvicorn==0.54.0", str(PACKAGE_DIR)],
+        env=env,
         check=True,
     )
     where = subprocess.run(
         [python, "-c", "import leanasgi; print(leanasgi.__file__)"],
-        capture_output=True, text=True, check=True, cwd=tmp_path,
+        capture_output=True, text=True, check=True, cwd=tmp_path, env=env,
     ).stdout  # fmt: skip
     assert where.startswith(str(tmp_path / "venv")), where
 
+    (tmp_path / "site").mkdir()  # Django 5.2 wants the folder to exist
     subprocess.run(
         [tmp_path / "venv" / "bin" / "django-admin", "startproject", "mysite", tmp_path / "site"],
+        env=env,
         check=True,
     )  # fmt: skip
     project = tmp_path / "site" / "mysite"
