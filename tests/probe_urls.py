@@ -1,6 +1,6 @@
-"""Views that report which thread ran what, and how often signals fired.
-
-Served only under tests.probe_settings, next to the whole site.
+"""Probe views: which thread ran what, and what a thread held; a stream of
+queries; a middleware that queries. Served under tests.probe_settings, next
+to the whole site.
 """
 
 import asyncio
@@ -8,33 +8,9 @@ import threading
 import time
 
 from asgiref.sync import sync_to_async
-from django.core.signals import request_finished, request_started
 from django.db import connection
 from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import include, path
-
-counts = {"started": 0, "finished": 0}
-lock = threading.Lock()
-
-
-def count_started(**kwargs):
-    with lock:
-        counts["started"] += 1
-
-
-def count_finished(**kwargs):
-    with lock:
-        counts["finished"] += 1
-
-
-request_started.connect(count_started)
-request_finished.connect(count_finished)
-
-
-def sync_thread(request):
-    """Which thread runs a sync view, after holding it `delay` seconds."""
-    time.sleep(float(request.GET.get("delay", 0)))
-    return JsonResponse({"thread": threading.get_ident()})
 
 
 async def sync_calls(request):
@@ -51,10 +27,6 @@ async def sync_calls(request):
     second = await sync_to_async(query)()
     third = await sync_to_async(threading.get_ident)()
     return JsonResponse({"threads": [first, second, third]})
-
-
-def signal_counts(request):
-    return JsonResponse(counts)
 
 
 def thread_state(request):
@@ -104,9 +76,7 @@ class QueryOnRequestMiddleware:
 
 
 urlpatterns = [
-    path("probe/sync-thread", sync_thread),
     path("probe/sync-calls", sync_calls),
-    path("probe/signals", signal_counts),
     path("probe/thread-state", thread_state),
     path("probe/session-write", session_write),
     path("probe/stream-queries", stream_queries),  # ?n=50&pause=0.1
