@@ -37,6 +37,17 @@ def assert_one_thread_each(bodies):
     return set(flat)
 
 
+def eventually(check, seconds=2.0):
+    """Whether `check()` holds within `seconds`: a response's close, and what
+    it logs, come after the client has the whole answer."""
+    deadline = time.monotonic() + seconds
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 def assert_lent_again_clean(url, used):
     """20 overlapping sync requests start with no open connection and no
     recorded queries, some of them on the threads `used` before."""
@@ -78,9 +89,20 @@ def test_a_body_that_raises_is_closed_and_hands_back_a_clean_thread(server):
     firsts = asyncio.run(first_lines(f"{url}/stream/raises", 5))
     after = get_all(f"{url}/signals")[0]
     used = assert_one_thread_each(firsts)
-    assert process.log().count("the body failed on purpose") >= 5
+    assert eventually(lambda: process.log().count("the body failed on purpose") >= 5)
     # The five, and the first reading's own finish.
     assert after["finished"] - before["finished"] == 5 + 1
+    assert_lent_again_clean(url, used)
+
+
+def test_a_receiver_that_raises_before_the_clean_up_leaves_no_dirty_thread(server):
+    """Ten requests whose request_finished receiver raises before Django's
+    clean-up can run: the handler cleans each thread before lending it again."""
+    url, process = server
+    used = assert_one_thread_each(get_all(f"{url}/finish-raises", 10))
+    assert eventually(
+        lambda: process.log().count("a receiver failed on purpose") >= 10
+    ), process.log()[-2000:]
     assert_lent_again_clean(url, used)
 
 
@@ -208,13 +230,19 @@ def test_idle_threads_are_bounded_after_a_burst(server):
         time.sleep(0.1)
 
 
-def test_every_request_sends_started_and_finished_once(server):
+def test_every_request_sends_started_and_finished_once():
     """request_started and request_finished receivers run once per request:
-    50 async and 50 sync requests, 100 of each signal."""
-    url, _ = server
+    50 async and 50 sync requests, 100 of each signal. (A server of its own:
+    a view abandoned by an earlier test may still finish meanwhile.)"""
+    with uvicorn() as (url, _):
+        count_signals(url)
+
+
+def count_signals(url):
     before = get_all(f"{url}/signals")[0]
     get_all(f"{url}/wait", 50)
     get_all(f"{url}/thread-state", 50)
+    time.sleep(0.5)  # a response's close, and so its finish, follows its answer
     after = get_all(f"{url}/signals")[0]
     # Each reading counts its own start, and the previous reading's finish.
     assert after["started"] - before["started"] == 100 + 1

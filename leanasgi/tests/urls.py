@@ -12,5 +12,6 @@ urlpatterns = [
     path("stream/sync", views.stream_sync),
     path("file", views.file),  # /file?id=7
     path("file/closed-by", views.file_closed_by),  # /file/closed-by?id=7
+    path("finish-raises", views.finish_raises),
     path("signals", views.signals),
 ]

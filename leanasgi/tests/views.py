@@ -132,5 +132,21 @@ def file_closed_by(request):
     return JsonResponse({"thread": closed_by.get(request.GET["id"])})
 
 
+_asked = threading.local()
+
+
+def finish_raises(request):
+    """A query, then a request_finished receiver (below) that raises on this
+    thread before Django's clean-up runs."""
+    _asked.raise_at_finish = True
+    return JsonResponse({"thread": query()})
+
+
+def raise_if_asked(**kwargs):
+    if getattr(_asked, "raise_at_finish", False):
+        _asked.raise_at_finish = False
+        raise RuntimeError("a receiver failed on purpose")
+
+
 def signals(request):
     return JsonResponse(signal_counts)

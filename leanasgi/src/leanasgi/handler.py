@@ -17,6 +17,7 @@ the end. One rule follows for every request:
 
 import contextvars
 import itertools
+import logging
 import threading
 from collections import deque
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -26,6 +27,7 @@ from django.core import signals
 from django.core.handlers.asgi import ASGIHandler
 from django.db import close_old_connections, reset_queries
 
+logger = logging.getLogger(__name__)
 _names = itertools.count(1)
 _current = contextvars.ContextVar("leanasgi_request_executor")
 
@@ -173,7 +175,10 @@ class LeanASGIHandler(ASGIHandler):
             # handle() would leave a body that raised unclosed: no
             # request_finished, its files open. Close it, as WSGI servers do.
             _mark_sent()
-            await sync_to_async(response.close)()
+            try:
+                await sync_to_async(response.close)()
+            except Exception:
+                logger.exception("leanasgi: closing a response whose body raised")
             raise
         finally:
             # What is left in handle() is closing the response, or sending
