@@ -170,6 +170,8 @@ USE_TZ = True
 # `collectstatic`, which `make setup` runs), in mysite/asgi.py and mysite/wsgi.py.
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The site's own (favicon.ico): mysite is a project package, not an app.
+STATICFILES_DIRS = [BASE_DIR / "mysite" / "static"]
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

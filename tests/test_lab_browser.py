@@ -203,6 +203,12 @@ def test_live_likes_between_two_tabs(browser, lab_url):
         f"Number(document.getElementById('like-count').textContent) === {before + 1}",
         timeout=2000,
     )
+    # The tab that clicked shows it from the POST's answer, which may land
+    # just after the other tab's event.
+    first.wait_for_function(
+        f"Number(document.getElementById('like-count').textContent) === {before + 1}",
+        timeout=2000,
+    )
     assert int(first.inner_text("#like-count")) == before + 1
     context.close()
     assert errors == []
