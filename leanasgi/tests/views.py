@@ -139,6 +139,7 @@ def finish_raises(request):
     """A query, then a request_finished receiver (below) that raises on this
     thread before Django's clean-up runs."""
     _asked.raise_at_finish = True
+    time.sleep(0.3)  # so that concurrent requests are in flight together
     return JsonResponse({"thread": query()})
 
 
