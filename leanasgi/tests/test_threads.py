@@ -120,7 +120,7 @@ def test_async_bodies_of_thread_sensitive_calls_never_share_a_thread(server):
     """50 async streams at once, each making four queries from its body after
     the view returned: each stream on a thread of its own, none shared."""
     url, _ = server
-    bodies = get_all(f"{url}/stream/queries?n=4", 50)
+    bodies = get_all(f"{url}/stream/queries?n=4&pause=0.1", 50)
     assert [len(body) for body in bodies] == [4] * 50
     used = assert_one_thread_each(bodies)
     assert_lent_again_clean(url, used)
@@ -214,8 +214,9 @@ def test_a_busy_thread_is_never_lent_to_another_request(server):
 
     asyncio.run(abandon())
     started = time.monotonic()
-    assert_one_thread_each(get_all(f"{url}/thread-state", 10))
-    assert time.monotonic() - started < 0.5
+    # Each holds its thread 0.2 s, so that the ten are in flight together.
+    assert_one_thread_each(get_all(f"{url}/thread-state?delay=0.2", 10))
+    assert time.monotonic() - started < 0.7
 
 
 def test_idle_threads_are_bounded_after_a_burst(server):

@@ -101,7 +101,7 @@ def stream_sync(request):
     def body():
         for _ in range(3):
             yield line(query())
-            time.sleep(0.05)
+            time.sleep(0.1)  # 0.3 s in all: concurrent requests overlap
 
     return StreamingHttpResponse(body(), content_type="application/x-ndjson")
 
@@ -117,7 +117,7 @@ class ThreadFile:
         if self.done:
             return b""
         self.done = True
-        time.sleep(0.1)
+        time.sleep(0.3)  # concurrent requests overlap
         return line(query())
 
     def close(self):
