@@ -18,7 +18,7 @@ import yaml
 
 from bench import soak as soak_module
 from bench.cluster import PG_MAX_CONNECTIONS, AppServer, cluster_env, running_cluster
-from bench.servers import BASE_DIR
+from bench.servers import BASE_DIR, free_port, output
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("DATABASE_URL")),
@@ -190,6 +190,79 @@ def test_graceful_stop_finishes_what_it_has(cluster, app1):
     assert on_app1 >= 60  # a real share was in flight on app1
     assert {(r.status_code, answered_by(cluster, r)) for r in during} == {(200, "app2")}
     assert app1.process.wait(timeout=10) == 0  # it exited by itself, cleanly
+
+
+@pytest.fixture
+def dead_upstream(cluster):
+    """Both app servers restarted with their fan-out's upstream on a closed
+    port, as when the service behind them is down; restored afterwards."""
+    closed = f"http://127.0.0.1:{free_port()}/json"
+    for app in cluster.apps.values():
+        app.stop()
+        app.env = {**app.env, "AGGREGATOR_UPSTREAM_URL": closed}
+        app.start()
+    yield cluster
+    for app in cluster.apps.values():
+        app.stop()
+        app.env = {k: v for k, v in app.env.items() if k != "AGGREGATOR_UPSTREAM_URL"}
+        app.start()
+    time.sleep(5)  # past fail_timeout, in case a server was taken out
+
+
+def test_a_dead_upstream_service_leaves_both_app_servers_in_rotation(dead_upstream):
+    """300 fan-outs in 10 s to a service that is down each get the app's own
+    502 JSON, from exactly one app server (nginx neither retries nor counts
+    an answer the app gives on purpose), while 1000 blog reads sent meanwhile
+    all succeed, spread over both servers."""
+    cluster = dead_upstream
+    before = {name: fan_out_502s(app) for name, app in cluster.apps.items()}
+
+    async def both():
+        limits = httpx2.Limits(max_connections=200)
+        async with httpx2.AsyncClient(
+            base_url=cluster.url, limits=limits, timeout=30
+        ) as client:
+
+            async def fan_outs():
+                sent = []
+                for _ in range(10):  # 30 a second for 10 s
+                    sent += [
+                        asyncio.create_task(client.get("/aggregator/async/?n=3&delay=0"))
+                        for _ in range(30)
+                    ]
+                    await asyncio.sleep(1)
+                return await asyncio.gather(*sent)
+
+            async def reads():
+                gate = asyncio.Semaphore(100)
+
+                async def read():
+                    async with gate:
+                        return await client.get("/blog/")
+
+                return await asyncio.gather(*(read() for _ in range(1000)))
+
+            return await asyncio.gather(fan_outs(), reads())
+
+    fan_outs, reads = asyncio.run(both())
+    assert {r.status_code for r in fan_outs} == {502}
+    assert all(r.headers["content-type"] == "application/json" for r in fan_outs)
+    assert all(r.json()["errors"] == 3 for r in fan_outs)
+    assert all("," not in served_by(r) for r in fan_outs)  # one server each
+    answered = {
+        name: fan_out_502s(app) - before[name] for name, app in cluster.apps.items()
+    }
+    print(f"\nfan-outs answered 502 by each app server: {answered}")
+    assert sum(answered.values()) == 300, answered
+    assert [r.status_code for r in reads] == [200] * 1000
+    spread = {name: sum(served_by(r) == name for r in reads) for name in cluster.apps}
+    print(f"blog reads meanwhile, by app server: {spread}")
+    assert all(count >= 200 for count in spread.values()), spread
+
+
+def fan_out_502s(app):
+    """The fan-outs this app server has answered 502, as Django logged them."""
+    return output(app.process).count("Bad Gateway: /aggregator/async/")
 
 
 def test_database_restart(cluster):
