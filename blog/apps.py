@@ -10,4 +10,5 @@ class BlogConfig(AppConfig):
     def ready(self):
         from . import live
 
+        leanasgi.on_stop(live.end_streams)
         leanasgi.on_shutdown(live.close)

@@ -234,6 +234,14 @@ async def publish(post_id, count):
     return True
 
 
+def end_streams():
+    """When the server is told to stop: every open page's stream here ends,
+    and its browser reconnects (to another server, behind a proxy)."""
+    backend = _broadcasts.get(asyncio.get_running_loop())
+    if backend is not None:
+        backend.hub.close_all()
+
+
 async def close():
     """At the server's shutdown (registered in blog/apps.py)."""
     backend = _broadcasts.pop(asyncio.get_running_loop(), None)

@@ -13,6 +13,7 @@ from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpRespon
 from django.shortcuts import aget_object_or_404, get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+import leanasgi
 from common.forms import invalid_query
 
 from . import live
@@ -186,6 +187,9 @@ async def like_events(post_id, seen):
 
 
 async def events_while_watching(post_id, seen):
+    if leanasgi.is_stopping():
+        yield RECONNECT
+        return
     async with live.broadcast().watch(post_id) as updates:
         # Watching first, then reading: a like in between is not missed.
         likes = await read_likes(post_id)
@@ -201,10 +205,17 @@ async def events_while_watching(post_id, seen):
                 yield ": heartbeat\n\n"
                 continue
             if likes is live.CLOSED:
-                return  # the broadcast went away; the browser reconnects
+                # The server is stopping, or the broadcast went away: the
+                # browser reconnects, sending the count it has as Last-Event-ID.
+                yield RECONNECT
+                return
             if seen is None or likes > seen:
                 yield like_event(likes)
                 seen = likes
+
+
+# The last event of a stream that the server ends: reconnect in half a second.
+RECONNECT = "retry: 500\nevent: reconnect\ndata: reconnect\n\n"
 
 
 def like_event(likes):

@@ -227,7 +227,9 @@ def test_a_dead_upstream_service_leaves_both_app_servers_in_rotation(dead_upstre
                 sent = []
                 for _ in range(10):  # 30 a second for 10 s
                     sent += [
-                        asyncio.create_task(client.get("/aggregator/async/?n=3&delay=0"))
+                        asyncio.create_task(
+                            client.get("/aggregator/async/?n=3&delay=0")
+                        )
                         for _ in range(30)
                     ]
                     await asyncio.sleep(1)

@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import os
 import re
+import resource
 import shutil
+import signal
 import time
 
 import httpx2
@@ -14,7 +16,7 @@ import pytest
 
 from bench.cluster import REDIS_SERVER, Redis
 from bench.sampler import group_usage
-from bench.servers import serve_process
+from bench.servers import output, serve_process
 
 QUICK_HEARTBEAT = {"BLOG_EVENTS_HEARTBEAT": "0.5"}
 POST = 3
@@ -236,3 +238,45 @@ def test_the_blog_first_page_is_cached_in_redis(redis):
         assert httpx2.get(f"{url}/blog/").text != first.text  # the new count
         httpx2.get(f"{url}/blog/?page=2")
         assert redis.command("KEYS", "*blog*").split() == [key]
+
+
+@pytest.mark.parametrize(
+    ("server_name", "pages"), [("uvicorn", 1000), ("gunicorn-uvicorn", 300)]
+)
+def test_sigterm_ends_every_open_stream_and_the_server_within_5_s(server_name, pages):
+    """With pages open on one worker (1000 on uvicorn, 300 under gunicorn's
+    UvicornWorker), SIGTERM ends every page's stream with a last `reconnect`
+    event, and the server exits within 5 s, after its lifespan shutdown.
+    uvicorn then re-raises SIGTERM, as it does after any clean stop, so its
+    status is -15; gunicorn's master exits 0."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+    extra = ("--workers", "1") if server_name == "gunicorn-uvicorn" else ()
+    with serve_process(server_name, *extra, env=QUICK_HEARTBEAT) as (url, process):
+
+        async def scenario():
+            limits = httpx2.Limits(max_connections=pages)
+            async with httpx2.AsyncClient(timeout=30, limits=limits) as client:
+                streams = await asyncio.gather(
+                    *(open_events(client, url) for _ in range(pages))
+                )
+                await asyncio.gather(*(next_count(lines) for _, lines in streams))
+                os.kill(process.pid, signal.SIGTERM)
+                stopping = time.monotonic()
+
+                async def rest(lines):
+                    return [line async for line in lines]
+
+                async with asyncio.timeout(5):
+                    tails = await asyncio.gather(*(rest(lines) for _, lines in streams))
+                return tails, stopping
+
+        tails, stopping = asyncio.run(scenario())
+        status = process.wait(timeout=max(0.1, stopping + 5 - time.monotonic()))
+        seconds = time.monotonic() - stopping
+        log = output(process)
+    assert all("event: reconnect" in tail for tail in tails)
+    assert all("retry: 500" in tail for tail in tails)
+    assert seconds < 5
+    assert status == (-signal.SIGTERM if server_name == "uvicorn" else 0), log[-2000:]
+    assert "Application shutdown complete" in log

@@ -77,3 +77,32 @@ class HangUpAndStatsTests(SimpleTestCase):
         )
         self.assertEqual(leanasgi.stats()["in_flight"], before)
         self.assertGreater(leanasgi.stats()["threads"], 0)
+
+
+def test_a_stop_signal_runs_the_stop_callbacks_on_the_loop_then_the_servers_handler():
+    """Once chained (at lifespan startup), SIGTERM still reaches the server's
+    own handler at once, and the on_stop() callables run on the serving loop."""
+    import signal
+
+    seen = []
+    registered = list(layer._on_stop)
+    original = signal.signal(
+        signal.SIGTERM, lambda number, frame: seen.append("server")
+    )
+    try:
+        leanasgi.on_stop(lambda: seen.append(("stop", leanasgi.on_serving_loop())))
+
+        async def serve():
+            leanasgi.mark_serving_loop()
+            layer.watch_for_stop()
+            layer.watch_for_stop()  # chained once only
+            signal.raise_signal(signal.SIGTERM)
+            await asyncio.sleep(0.05)
+
+        asyncio.run(serve())
+        assert seen == ["server", ("stop", True)]
+        assert leanasgi.is_stopping()
+    finally:
+        signal.signal(signal.SIGTERM, original)
+        layer._on_stop[:] = registered
+        layer._stopping = False

@@ -3,18 +3,22 @@
 from .application import (
     Application,
     get_asgi_application,
+    is_stopping,
     mark_serving_loop,
     on_serving_loop,
     on_shutdown,
+    on_stop,
     stats,
 )
 
 __all__ = [
     "Application",
     "get_asgi_application",
+    "is_stopping",
     "mark_serving_loop",
     "on_serving_loop",
     "on_shutdown",
+    "on_stop",
     "stats",
 ]
 __version__ = "0.1.0"

@@ -9,12 +9,16 @@ left. This layer, around whatever serves the site, adds:
   up, which a long sync view can poll to stop early;
 - ``stats()``: requests in flight and the handler's threads, for a meter;
 - ``on_serving_loop()``: whether the running loop is a server's, which lives
-  as long as the process, so a client kept for it stays usable.
+  as long as the process, so a client kept for it stays usable;
+- ``on_stop()``: callables run as soon as the server is told to stop (SIGTERM,
+  SIGINT), before it waits for open connections to end: a stream that never
+  ends by itself (server-sent events) is told to, so a restart takes seconds.
 """
 
 import asyncio
 import logging
 import os
+import signal
 import threading
 import weakref
 
@@ -27,6 +31,8 @@ from .handler import LeanASGIHandler
 logger = logging.getLogger(__name__)
 
 _shutdown = []
+_on_stop = []
+_stopping = False
 _serving_loops = weakref.WeakSet()
 _handlers = []
 _in_flight = 0  # one event loop per process runs every Application: no lock
@@ -56,6 +62,58 @@ def on_shutdown(close):
     """
     _shutdown.append(close)
     return close
+
+
+def on_stop(callback):
+    """Register a sync callable to run on each serving loop when the server is
+    told to stop, before it waits for open connections. Usable as a decorator.
+
+    Seen where the server handles SIGTERM and SIGINT with Python handlers and
+    speaks lifespan (uvicorn, gunicorn's UvicornWorker): see README.md.
+    """
+    _on_stop.append(callback)
+    return callback
+
+
+def is_stopping():
+    """Whether this process's server has been told to stop."""
+    return _stopping
+
+
+def watch_for_stop():
+    """Chain onto the server's SIGTERM and SIGINT handlers: note the stop,
+    then let the server's own handler do what it does."""
+    if threading.current_thread() is not threading.main_thread():
+        return  # only the main thread may set signal handlers
+    for number in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(number)
+        if not callable(previous) or getattr(previous, "leanasgi", False):
+            continue
+
+        def handler(signum, frame, previous=previous):
+            stop_requested()
+            previous(signum, frame)
+
+        handler.leanasgi = True
+        signal.signal(number, handler)
+
+
+def stop_requested():
+    """Run the on_stop() callables on every serving loop, once."""
+    global _stopping
+    if _stopping:
+        return
+    _stopping = True
+    for loop in list(_serving_loops):
+        loop.call_soon_threadsafe(_run_stop_callbacks)
+
+
+def _run_stop_callbacks():
+    for callback in _on_stop:
+        try:
+            callback()
+        except Exception:
+            logger.exception("leanasgi: %r failed at stop", callback)
 
 
 def mark_serving_loop():
@@ -109,6 +167,7 @@ async def lifespan(receive, send):
         message = await receive()
         if message["type"] == "lifespan.startup":
             mark_serving_loop()
+            watch_for_stop()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await run_shutdown()
