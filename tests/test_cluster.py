@@ -42,7 +42,11 @@ def served_by(response):
 
 def answered_by(cluster, response):
     """The app server whose answer this is: the last one nginx tried."""
-    last = served_by(response).split(",")[-1].strip()
+    return last_tried(cluster, served_by(response))
+
+
+def last_tried(cluster, served):
+    last = served.split(",")[-1].strip()
     names = {app.address: name for name, app in cluster.apps.items()}
     return names.get(last, last)
 
@@ -190,6 +194,88 @@ def test_graceful_stop_finishes_what_it_has(cluster, app1):
     assert on_app1 >= 60  # a real share was in flight on app1
     assert {(r.status_code, answered_by(cluster, r)) for r in during} == {(200, "app2")}
     assert app1.process.wait(timeout=10) == 0  # it exited by itself, cleanly
+
+
+def test_a_restart_with_pages_open_moves_them_to_the_other_server(cluster, app1):
+    """500 pages open on a post's live likes through nginx, SIGTERM to app1:
+    each of app1's pages sees its stream end and reconnects, with
+    Last-Event-ID, to app2 within 5 s; app1 exits cleanly within 5 s; and a
+    like made during the switch reaches every page."""
+    post = 2
+    pages = 500
+
+    async def scenario():
+        limits = httpx2.Limits(max_connections=pages + 10)
+        async with httpx2.AsyncClient(
+            base_url=cluster.url, limits=limits, timeout=30
+        ) as client:
+            opened = await asyncio.gather(
+                *(follow_page(client, post) for _ in range(pages))
+            )
+            on_app1 = sum(page.servers[0] == "app1" for page in opened)
+            await asyncio.to_thread(app1.terminate)
+            stopped = time.monotonic()
+            liked = (await client.post(f"/api/blog/{post}/like")).json()["likes"]
+            async with asyncio.timeout(10):
+                await asyncio.gather(*(page.until(liked) for page in opened))
+            exited = await asyncio.to_thread(app1.process.wait, 5)
+            return opened, on_app1, stopped, exited
+
+    opened, on_app1, stopped, exited = asyncio.run(scenario())
+    moved = [page for page in opened if page.servers[0] == "app1"]
+    print(f"\nrestart with pages open: {on_app1} of {pages} pages were on app1")
+    assert on_app1 >= 100  # a real share was on app1
+    # Where each of app1's pages reconnected, the last server nginx tried
+    # each time: app1 again at most while it stops (its stream ends at once).
+    landed = [[last_tried(cluster, s) for s in page.servers[1:]] for page in moved]
+    assert all(hops[-1] == "app2" and set(hops) <= {"app1", "app2"} for hops in landed)
+    assert all(page.reconnected_at - stopped < 5 for page in moved)
+    assert exited == 0
+
+
+class Page:
+    """A browser's EventSource on one post: it follows the count, and when its
+    stream ends it reconnects at once with Last-Event-ID, as a browser does."""
+
+    def __init__(self, client, post):
+        self.client, self.post = client, post
+        self.count, self.servers, self.reconnected_at = -1, [], None
+        self.changed = asyncio.Condition()
+
+    async def open(self):
+        headers = {"Last-Event-ID": str(self.count)} if self.count >= 0 else {}
+        request = self.client.build_request(
+            "GET", f"/blog/{self.post}/events", headers=headers
+        )
+        response = await self.client.send(request, stream=True)
+        assert response.status_code == 200
+        self.servers.append(served_by(response))
+        return response
+
+    async def run(self, response):
+        while True:
+            async for line in response.aiter_lines():
+                if line.startswith("data: ") and line != "data: reconnect":
+                    async with self.changed:
+                        self.count = int(line.removeprefix("data: "))
+                        self.changed.notify_all()
+            await response.aclose()
+            response = await self.open()
+            self.reconnected_at = time.monotonic()
+
+    async def until(self, count):
+        async with self.changed:
+            await self.changed.wait_for(lambda: self.count >= count)
+        self.task.cancel()
+
+
+async def follow_page(client, post):
+    page = Page(client, post)
+    response = await page.open()
+    page.task = asyncio.create_task(page.run(response))
+    async with page.changed:
+        await page.changed.wait_for(lambda: page.count >= 0)
+    return page
 
 
 @pytest.fixture
