@@ -15,7 +15,7 @@ FIND_PYTHON := for p in python3 python3.13 python3.12 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v "$$p"; break; fi; done
 
-.PHONY: setup run test leanasgi versions lint format uvicorn daphne gunicorn serve bench storm figures screenshot cluster soak faults idle clean
+.PHONY: setup run test leanasgi versions lint format uvicorn daphne gunicorn granian hypercorn gunicorn-asgi serve bench storm figures screenshot cluster soak faults idle clean
 
 setup: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput --verbosity 0
@@ -72,6 +72,17 @@ daphne: setup
 
 gunicorn: setup
 	$(VENV)/bin/gunicorn mysite.wsgi:application --bind $(HOST):$(PORT)
+
+# The other ASGI servers Django's deployment docs cover.
+granian: setup
+	$(VENV)/bin/granian --interface asgi --host $(HOST) --port $(PORT) mysite.asgi:application
+
+hypercorn: setup
+	$(VENV)/bin/hypercorn --bind $(HOST):$(PORT) mysite.asgi:application
+
+# gunicorn 27's own ASGI worker, one per CPU.
+gunicorn-asgi: setup
+	$(VENV)/bin/gunicorn mysite.asgi:application -k asgi --workers $(CPUS) --bind $(HOST):$(PORT)
 
 # Production style: one uvicorn worker per CPU under gunicorn's process manager.
 serve: setup

@@ -70,6 +70,20 @@ CONFIGS = [
         f"gunicorn + UvicornWorker, {CPUS} workers (one per CPU)",
     ),
     Config(
+        "gunicorn-asgi",
+        "gunicorn-asgi",
+        ("--workers", str(CPUS)),
+        f"gunicorn 27's own ASGI worker (-k asgi), {CPUS} workers (one per CPU)",
+    ),
+    Config("granian", "granian", (), "granian --interface asgi, 1 worker"),
+    Config(
+        "granian-per-cpu",
+        "granian",
+        ("--workers", str(CPUS)),
+        f"granian --interface asgi, {CPUS} workers (one per CPU)",
+    ),
+    Config("hypercorn", "hypercorn", (), "hypercorn, 1 worker"),
+    Config(
         "django-bolt",
         "bolt",
         (),

@@ -35,6 +35,16 @@ COMMANDS = {
         BIN / "gunicorn", "mysite.asgi:application",
         "-k", "uvicorn_worker.UvicornWorker", "--bind", "{host}:{port}",
     ],
+    # gunicorn 27's own ASGI worker.
+    "gunicorn-asgi": [
+        BIN / "gunicorn", "mysite.asgi:application", "-k", "asgi",
+        "--bind", "{host}:{port}",
+    ],
+    "granian": [
+        BIN / "granian", "--interface", "asgi", "--host", "{host}", "--port", "{port}",
+        "mysite.asgi:application",
+    ],
+    "hypercorn": [BIN / "hypercorn", "--bind", "{host}:{port}", "mysite.asgi:application"],
     # django-bolt (bench/bolt.py): Django's ORM behind a Rust server, no handler.
     "bolt": [
         sys.executable, "manage.py", "runbolt", "--host", "{host}", "--port", "{port}",
@@ -45,7 +55,10 @@ COMMANDS = {
     ],
 }  # fmt: skip
 DJANGO_SERVERS = [name for name in COMMANDS if name not in ("raw-asgi", "bolt")]
-ASGI_SERVERS = ["runserver", "uvicorn", "daphne", "gunicorn-uvicorn"]
+ASGI_SERVERS = [
+    "runserver", "uvicorn", "daphne", "gunicorn-uvicorn", "gunicorn-asgi", "granian",
+    "hypercorn",
+]  # fmt: skip
 
 # Production-like: DEBUG off, plain HTTP on loopback.
 PRODUCTION_ENV = {

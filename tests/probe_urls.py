@@ -4,6 +4,7 @@ to the whole site.
 """
 
 import asyncio
+import os
 import threading
 import time
 
@@ -11,6 +12,8 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import include, path
+
+import leanasgi
 
 
 async def sync_calls(request):
@@ -60,6 +63,15 @@ async def stream_queries(request):
             await asyncio.sleep(float(request.GET.get("pause", 0.1)))
 
     return StreamingHttpResponse(body(), content_type="text/plain")
+
+
+@leanasgi.on_shutdown
+async def note_shutdown():
+    """Registered after the apps' own hooks, so it runs after them: proof that
+    the lifespan shutdown ran to its end (PROBE_SHUTDOWN_FILE)."""
+    if os.environ.get("PROBE_SHUTDOWN_FILE"):
+        with open(os.environ["PROBE_SHUTDOWN_FILE"], "w") as marker:
+            marker.write("shut down")
 
 
 class QueryOnRequestMiddleware:

@@ -241,14 +241,16 @@ def test_the_blog_first_page_is_cached_in_redis(redis):
 
 
 @pytest.mark.parametrize(
-    ("server_name", "pages"), [("uvicorn", 1000), ("gunicorn-uvicorn", 300)]
-)
+    ("server_name", "pages"),
+    [("uvicorn", 1000), ("gunicorn-uvicorn", 300), ("gunicorn-asgi", 300),
+     ("granian", 300)],
+)  # fmt: skip
 def test_sigterm_ends_every_open_stream_and_the_server_within_5_s(server_name, pages):
-    """With pages open on one worker (1000 on uvicorn, 300 under gunicorn's
-    UvicornWorker), SIGTERM ends every page's stream with a last `reconnect`
-    event, and the server exits within 5 s, after its lifespan shutdown.
-    uvicorn then re-raises SIGTERM, as it does after any clean stop, so its
-    status is -15; gunicorn's master exits 0."""
+    """With pages open on one worker (1000 on uvicorn, 300 on the others),
+    SIGTERM ends every page's stream with a last `reconnect` event, and the
+    server exits within 5 s. uvicorn then re-raises SIGTERM, as it does after
+    any clean stop, so its status is -15; the others exit 0. (That the
+    lifespan shutdown runs is tests/test_servers.py's.)"""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
     extra = ("--workers", "1") if server_name == "gunicorn-uvicorn" else ()
@@ -279,4 +281,33 @@ def test_sigterm_ends_every_open_stream_and_the_server_within_5_s(server_name, p
     assert all("retry: 500" in tail for tail in tails)
     assert seconds < 5
     assert status == (-signal.SIGTERM if server_name == "uvicorn" else 0), log[-2000:]
-    assert "Application shutdown complete" in log
+
+
+def test_hypercorn_keeps_open_streams_after_sigterm():
+    """The known exception: hypercorn sets its own signal handling after the
+    application has started, so leanasgi's stop hook never runs, and it waits
+    for open responses with no limit: 3 s after SIGTERM every page's stream
+    still sends heartbeats, and the server still runs (README.md says so)."""
+    with serve_process("hypercorn", env=QUICK_HEARTBEAT) as (url, process):
+
+        async def scenario():
+            async with httpx2.AsyncClient(timeout=30) as client:
+                streams = await asyncio.gather(
+                    *(open_events(client, url) for _ in range(20))
+                )
+                await asyncio.gather(*(next_count(lines) for _, lines in streams))
+                os.kill(process.pid, signal.SIGTERM)
+                await asyncio.sleep(3)
+
+                async def heartbeat(lines):
+                    async with asyncio.timeout(2):
+                        async for line in lines:
+                            if line == ": heartbeat":
+                                return True
+                    return False
+
+                return await asyncio.gather(*(heartbeat(lines) for _, lines in streams))
+
+        assert asyncio.run(scenario()) == [True] * 20
+        assert process.poll() is None
+        os.killpg(process.pid, signal.SIGKILL)  # rather than wait for it

@@ -1,6 +1,8 @@
 """The site under each of the five ways to serve it, as real processes."""
 
 import asyncio
+import os
+import signal
 import time
 
 import httpx2
@@ -11,8 +13,10 @@ from bench.servers import (
     DJANGO_SERVERS,
     PRODUCTION_ENV,
     free_port,
+    output,
     running,
     serve,
+    serve_process,
 )
 
 SAY_AFTER = "/api/say-after?delay=0&word=hello"
@@ -98,3 +102,21 @@ def test_make_run_serves_asgi():
         assert index.status_code == 200
         assert index.headers["server"] == "daphne"
         assert httpx2.get(url + SAY_AFTER).json() == {"saying": "hello"}
+
+
+@pytest.mark.parametrize("server", [s for s in ASGI_SERVERS if s != "runserver"])
+def test_sigterm_runs_the_lifespan_shutdown(server, tmp_path):
+    """On SIGTERM every ASGI server but Daphne runs the apps' shutdown hooks
+    (the fan-out's shared clients, the live likes' Redis) to their end, then
+    exits within 10 s; Daphne speaks no lifespan, so it runs none."""
+    marker = tmp_path / "shutdown"
+    env = {
+        "DJANGO_SETTINGS_MODULE": "tests.probe_settings",
+        "PROBE_SHUTDOWN_FILE": str(marker),
+    }
+    with serve_process(server, env=env) as (url, process):
+        assert httpx2.get(url + "/").status_code == 200  # the probe URLs load
+        os.kill(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+    ran = marker.exists() and marker.read_text() == "shut down"
+    assert ran == (server != "daphne"), output(process)[-2000:]
