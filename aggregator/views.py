@@ -15,6 +15,7 @@ from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import reverse
 
 from common.forms import invalid_query
+from common.streams import until_stop
 
 from . import upstream
 from .forms import FanOutForm, SayAfterForm, UpstreamForm
@@ -206,7 +207,11 @@ async def fan_out_stream(request):
         summary.update(elapsed=elapsed, errors=errors)
         yield json.dumps({"summary": summary}) + "\n"
 
-    response = StreamingHttpResponse(lines(), content_type="application/x-ndjson")
+    # Told to stop, the server ends the stream with a line that says so.
+    stopped = json.dumps({"stopped": "the server is stopping: ask again"}) + "\n"
+    response = StreamingHttpResponse(
+        until_stop(lines(), stopped), content_type="application/x-ndjson"
+    )
     response["X-Accel-Buffering"] = "no"  # ask proxies not to hold lines back
     return response
 

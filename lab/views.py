@@ -22,6 +22,7 @@ from django.shortcuts import render
 from aggregator import upstream
 from aggregator.views import this_server
 from common.forms import invalid_query
+from common.streams import until_stop
 
 from . import meter
 from .experiments import EXPERIMENTS
@@ -96,7 +97,9 @@ async def run(request):
         (lane, [lane_target(request, lane, delay)] * n) for lane in experiment.lanes
     ]
     one_run.take()
-    stream = sse_events(experiment, n, delay, lanes)
+    # Told to stop mid-run, the server ends the stream with `restart`; the
+    # page sends the same run again (to another server, behind a proxy).
+    stream = until_stop(sse_events(experiment, n, delay, lanes), RESTART)
     return StreamingHttpResponse(
         stream,
         content_type="text/event-stream",
@@ -141,6 +144,9 @@ async def sse_events(experiment, n, delay, lanes):
 
 def sse(kind, data):
     return f"event: {kind}\ndata: {json.dumps(data)}\n\n"
+
+
+RESTART = sse("restart", {"reason": "the server is stopping", "retry_ms": 1000})
 
 
 async def run_and_measure(lanes):

@@ -2,12 +2,14 @@
 
 import asyncio
 import json
+import os
+import signal
 import time
 
 import httpx2
 import pytest
 
-from bench.servers import serve
+from bench.servers import output, serve, serve_process
 from tests.test_servers import timed_gets
 from tests.upstreams import FakeUpstream
 
@@ -157,3 +159,27 @@ class TestPitfalls:
         assert response.status_code == 504
         assert all("timeout" in entry["error"] for entry in response.json()["results"])
         assert elapsed < 4
+
+
+def test_sigterm_ends_a_waiting_stream_with_a_line_that_says_so(fake_upstream):
+    """A stream waiting on three calls that hang (10 s to its deadline) when the
+    server gets SIGTERM: it ends at once with a `stopped` line, the calls are
+    hung up, and the server exits within 5 s."""
+    env = {"AGGREGATOR_UPSTREAM_URL": fake_upstream.url + "/hang"}
+    with serve_process("uvicorn", env=env) as (url, process):
+        path = f"{url}/aggregator/stream/?n=3&delay=1"
+        hanging, hung_up = fake_upstream.hanging, fake_upstream.hung_up
+        with httpx2.stream("GET", path, timeout=30) as response:
+            assert fake_upstream.wait_for(lambda: fake_upstream.hanging == hanging + 3)
+            os.kill(process.pid, signal.SIGTERM)
+            stopping = time.monotonic()
+            lines = [json.loads(line) for line in response.iter_lines()]
+        ended = time.monotonic() - stopping
+        status = process.wait(timeout=max(0.1, stopping + 5 - time.monotonic()))
+        exited = time.monotonic() - stopping
+        log = output(process)
+    assert lines == [{"stopped": "the server is stopping: ask again"}]
+    assert fake_upstream.wait_for(lambda: fake_upstream.hung_up == hung_up + 3)
+    assert ended < 2
+    assert exited < 5
+    assert status == -signal.SIGTERM, log[-2000:]  # uvicorn re-raises SIGTERM

@@ -2,6 +2,8 @@
 tested in Chromium, in test_lab_browser.py)."""
 
 import json
+import os
+import signal
 import time
 
 import httpx2
@@ -9,7 +11,7 @@ import pytest
 from django.test import SimpleTestCase
 from django.urls import reverse
 
-from bench.servers import serve
+from bench.servers import output, serve, serve_process
 
 LAB_ON = {"DJANGO_LAB": "1"}  # the servers run with DEBUG off, as in production
 
@@ -133,6 +135,34 @@ def test_a_fan_out_lane_runs_past_the_fan_outs_own_bound(lab_url):
     statuses = {d["status"] for k, d in events if k == "end"}
     assert statuses == {"ok"}
     assert events[-1][1]["slowest_ms"] < 5000
+
+
+def test_sigterm_ends_a_run_with_restart_and_the_server_within_5_s():
+    """SIGTERM mid-run (two lanes of 100 five-second say-afters, 10 s to go):
+    the stream ends at once with a `restart` event, which the page answers by
+    sending the run again, and the server exits within 5 s, not after the run."""
+    query = "experiment=say-after&n=100&delay=5"
+    with serve_process("uvicorn", env=LAB_ON) as (url, process):
+        with httpx2.stream("GET", f"{url}/lab/run?{query}", timeout=30) as response:
+            events = sse_events(response)
+            for kind, data in events:
+                if kind == "meter" and data["in_flight"] == 100:
+                    break
+            os.kill(process.pid, signal.SIGTERM)
+            stopping = time.monotonic()
+            rest = list(events)
+        ended = time.monotonic() - stopping
+        status = process.wait(timeout=max(0.1, stopping + 5 - time.monotonic()))
+        exited = time.monotonic() - stopping
+        log = output(process)
+    assert rest[-1] == (
+        "restart",
+        {"reason": "the server is stopping", "retry_ms": 1000},
+    )
+    assert "done" not in [kind for kind, _ in rest]
+    assert ended < 2
+    assert exited < 5
+    assert status == -signal.SIGTERM, log[-2000:]  # uvicorn re-raises SIGTERM
 
 
 def test_a_run_ends_at_its_deadline():

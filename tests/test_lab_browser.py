@@ -11,13 +11,14 @@ shows (`make screenshot`).
 import itertools
 import os
 import shutil
+import signal
 import time
 from urllib.parse import urlsplit
 
 import httpx2
 import pytest
 
-from bench.servers import serve
+from bench.servers import serve, serve_process
 
 CHROMIUM = "/usr/bin/chromium"
 # Quiet and headless: no update checks, sync or other traffic of Chromium's own.
@@ -180,6 +181,35 @@ def test_closing_the_page_cancels_the_run(page, lab_url):
             break
         time.sleep(0.05)
     assert in_flight == 0
+
+
+def test_a_stopping_server_has_the_page_send_the_run_again(browser):
+    """SIGTERM to the server mid-run: its last event, `restart`, has the page
+    say so and send the same run again a second later (here to a server that
+    is gone, so that second try fails; behind nginx it reaches the other)."""
+    with serve_process("uvicorn", env={"DJANGO_LAB": "1"}) as (url, process):
+        page = browser.new_page()
+        runs = []
+        page.on(
+            "request",
+            lambda r: runs.append(time.monotonic()) if "/lab/run" in r.url else None,
+        )
+        page.goto(f"{url}/lab/?experiment=say-after&n=20&delay=5&run=1")
+        page.wait_for_function(
+            "document.querySelector('#meter').dataset.inFlight === '20'", timeout=10_000
+        )
+        os.kill(process.pid, signal.SIGTERM)
+        page.wait_for_function(
+            "document.getElementById('status').textContent.includes('restarting')",
+            timeout=3000,
+        )
+        restarted = time.monotonic()
+        deadline = restarted + 3
+        while len(runs) < 2 and time.monotonic() < deadline:
+            page.wait_for_timeout(50)
+        page.close()
+    assert len(runs) == 2
+    assert 0.5 < runs[1] - restarted < 2
 
 
 def test_live_likes_between_two_tabs(browser, lab_url):

@@ -49,6 +49,12 @@
     on("meter", meterSample);
     on("lane-done", laneDone);
     on("done", finish);
+    on("restart", (data) => {
+      // The server is stopping: send the same run again, to whichever answers.
+      stop();
+      status.textContent = "The server is restarting: running again…";
+      setTimeout(() => start(params), data.retry_ms);
+    });
     source.onerror = () => {
       // Never let EventSource reconnect: that would start another run.
       const started = run !== null;
