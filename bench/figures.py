@@ -158,6 +158,31 @@ def redis_cache():
     return lines
 
 
+def through_nginx():
+    """1000 concurrent 2 s say-afters through the cluster's nginx (two app
+    servers of two UvicornWorkers each, as `make cluster` runs them): a
+    first burst of 1000 (after 100 requests to warm up), then three more; then 500 straight to one app
+    server, its share, to show what nginx adds. Target: the slowest at most
+    2,400 ms (x1.20)."""
+    import resource
+
+    from .cluster import running_cluster
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
+    say = "/api/say-after?delay=2&word=nginx"
+    lines = []
+    with running_cluster(workers=2) as cluster:
+        load.run(cluster.url + say, concurrency=100, requests=100)
+        for round_ in ("first", "second", "third", "fourth"):
+            result = latencies(cluster.url + say, 1000, 1000)
+            lines.append(f"through nginx, {round_} burst: 1000 x 2 s: {result}")
+        app1 = cluster.apps["app1"].url
+        result = latencies(app1 + say, 500, 500)
+        lines.append(f"straight to app1: 500 x 2 s: {result}")
+    return lines
+
+
 def database():
     url = os.environ.get("DATABASE_URL", "")
     return "postgresql" if url.startswith("postgres") else "sqlite"
@@ -170,7 +195,7 @@ def main(argv=None):
     parser.add_argument(
         "--only",
         help="one section: flood, aggregator, pitfalls, wsgi-fan-out, blog-reads,"
-        " redis-cache",
+        " redis-cache, through-nginx",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="default: docs/figures")
     args = parser.parse_args(argv)
@@ -187,6 +212,7 @@ def main(argv=None):
         ("wsgi-fan-out", wsgi_fan_out),
         (f"blog-reads-{database()}", blog_reads),
         ("redis-cache", redis_cache),
+        ("through-nginx", through_nginx),
     ]
     out.mkdir(parents=True, exist_ok=True)
     for name, measure in sections:
