@@ -15,7 +15,46 @@ FIND_PYTHON := for p in python3 python3.13 python3.12 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v "$$p"; break; fi; done
 
-.PHONY: setup run test leanasgi versions lint format uvicorn daphne gunicorn granian hypercorn gunicorn-asgi serve bench storm figures screenshot cluster soak faults idle clean
+.PHONY: help check setup run test leanasgi versions lint format uvicorn daphne gunicorn granian hypercorn gunicorn-asgi serve bench storm figures screenshot cluster soak faults idle clean
+
+# `make help`: every target, by group; tests/test_front_door.py keeps it whole.
+help:
+	@echo "Start:"
+	@echo "  run            runserver (Daphne, ASGI, autoreload) on http://$(HOST):$(PORT)/"
+	@echo "  setup          the virtualenv, migrations, demo posts and static files"
+	@echo "  help           this list"
+	@echo "Check:"
+	@echo "  check          lint and the in-process tests, under a minute"
+	@echo "  test           everything: real servers, a browser, the cluster, leanasgi"
+	@echo "  leanasgi       leanasgi's own tests, then Django's suites against it"
+	@echo "  versions       leanasgi on Django 5.2, 6.0 and 6.1 (nox)"
+	@echo "  lint           ruff format --check and ruff check"
+	@echo "  format         ruff format and ruff check --fix"
+	@echo "Serve, one process:"
+	@echo "  uvicorn        uvicorn mysite.asgi:application"
+	@echo "  daphne         daphne mysite.asgi:application"
+	@echo "  granian        granian --interface asgi mysite.asgi:application"
+	@echo "  hypercorn      hypercorn mysite.asgi:application"
+	@echo "  gunicorn       gunicorn mysite.wsgi:application (WSGI)"
+	@echo "Serve, one worker per CPU:"
+	@echo "  serve          gunicorn with UvicornWorker: production's command"
+	@echo "  gunicorn-asgi  gunicorn with its own ASGI worker (-k asgi)"
+	@echo "  cluster        nginx, two app servers, PostgreSQL and Redis on :8080"
+	@echo "Measure (into docs/):"
+	@echo "  bench          every server under every workload (ARGS=--quick, --only, --anatomy)"
+	@echo "  figures        the chapters' other figures (ARGS=\"--only <section>\")"
+	@echo "  storm          100 clients hang up on fan-outs"
+	@echo "  idle           10,000 open event streams on one worker"
+	@echo "  soak           5 minutes of mixed load through the cluster"
+	@echo "  faults         the cluster's fault tests, with their figures"
+	@echo "  screenshot     the live lab's picture"
+	@echo "  clean          remove the virtualenv, caches, databases and results"
+
+# Lint and every test that starts no process: the loop to run while editing.
+check: setup
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest -m "not slow" -q
 
 setup: $(VENV)/.installed
 	$(PY) manage.py migrate --noinput --verbosity 0
@@ -100,16 +139,16 @@ storm: setup
 
 # Every figure the README quotes outside the benchmark, into docs/figures/.
 figures: setup
-	$(PY) -m bench.figures
+	$(PY) -m bench.figures $(ARGS)
 
 # nginx on :8080 (CLUSTER_PORT) in front of two app servers sharing one
-# PostgreSQL in .cluster/pg, all on this machine (bench/cluster.py). Ctrl-C stops it.
+# PostgreSQL in .cluster/pg, all on this machine (deploy/cluster.py). Ctrl-C stops it.
 cluster: setup
-	$(PY) -m bench.cluster
+	$(PY) -m deploy.cluster
 
 # 5 minutes of mixed load through the cluster; the summary and chart go to docs/figures.
 soak: setup
-	$(PY) -m bench.soak 300
+	$(PY) -m deploy.soak 300
 
 # The cluster's fault tests, with the figures they print, into docs/figures.
 faults: setup

@@ -1,4 +1,5 @@
-"""The seed documents' API operations, served verbatim by django-ninja."""
+"""The say-after operations of django-ninja's guide to async views, as it
+writes them."""
 
 import asyncio
 import time
@@ -30,7 +31,7 @@ class Saying(Schema):
 
 @router.get("/say-after", response=Saying)
 async def say_after(request, query: Query[SayAfterQuery]):
-    """Wait without blocking, then answer: the seed's flood target."""
+    """Wait without blocking, then answer: the guide's flood target."""
     await asyncio.sleep(query.delay)
     return {"saying": query.word}
 
@@ -44,6 +45,7 @@ def say_sync(request, query: Query[SayAfterQuery]):
 
 @router.get("/say-async", response=Saying)
 async def say_async(request, query: Query[SayAfterQuery]):
-    """Same as say-after, under the name the seed's mixing example uses."""
+    """say-after again: the guide's example of mixing sync and async names it
+    say-async, beside say-sync, so both of its URLs answer."""
     await asyncio.sleep(query.delay)
     return {"saying": query.word}

@@ -8,6 +8,6 @@ class AggregatorConfig(AppConfig):
     verbose_name = "Say-after and fan-out demos"
 
     def ready(self):
-        from . import upstream
+        from . import bounded
 
-        leanasgi.on_shutdown(upstream.close_clients)
+        leanasgi.on_shutdown(bounded.close_clients)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import pitfalls, views
 
 app_name = "aggregator"
 urlpatterns = [
@@ -12,7 +12,8 @@ urlpatterns = [
     path("upstream/sync/", views.upstream_sync, name="upstream_sync"),
     # ex: /aggregator/upstream/async/?task_id=1&delay=1
     path("upstream/async/", views.upstream_async, name="upstream_async"),
-    # ex: /aggregator/async/?n=10&delay=1 (and the same query for the four below)
+    # ex: /aggregator/naive/?n=10&delay=1 (and the same query for the five below)
+    path("naive/", views.fan_out_naive, name="fan_out_naive"),
     path("async/", views.fan_out_async, name="fan_out_async"),
     path("sync/", views.fan_out_sync, name="fan_out_sync"),
     path("requests/", views.fan_out_requests, name="fan_out_requests"),
@@ -21,9 +22,9 @@ urlpatterns = [
     # ex: /aggregator/pitfalls/blocking-sleep/?delay=1&word=hi
     path(
         "pitfalls/blocking-sleep/",
-        views.pitfall_blocking_sleep,
+        pitfalls.blocking_sleep,
         name="pitfall_blocking_sleep",
     ),
     # ex: /aggregator/pitfalls/self-call/?n=10&delay=1
-    path("pitfalls/self-call/", views.pitfall_self_call, name="pitfall_self_call"),
+    path("pitfalls/self-call/", pitfalls.self_call, name="pitfall_self_call"),
 ]

@@ -1,7 +1,9 @@
-"""Say-after, upstream and fan-out views, in sync/async pairs, and the pitfalls.
+"""Say-after, upstream and fan-out views, in sync/async pairs.
 
-The network code is in upstream.py, which never sees a request: these views
-validate, work out where the calls go, call it once and answer.
+The network code never sees a request: these views validate, work out where
+the calls go (a Target), call one fan-out once and answer. naive.py is the
+fan-out as the 2020 posts write it; bounded.py and blocking.py are
+the ones a server can run.
 """
 
 import asyncio
@@ -10,6 +12,7 @@ import ipaddress
 import json
 import time
 
+import httpx2
 from django.conf import settings
 from django.http import JsonResponse, StreamingHttpResponse
 from django.urls import reverse
@@ -17,8 +20,9 @@ from django.urls import reverse
 from common.forms import invalid_query
 from common.streams import until_stop
 
-from . import upstream
+from . import blocking, bounded, naive
 from .forms import FanOutForm, SayAfterForm, UpstreamForm
+from .results import Target
 
 # -- say-after ----------------------------------------------------------------
 
@@ -85,7 +89,7 @@ async def upstream_async(request):
 def upstream_target(request):
     """AGGREGATOR_UPSTREAM_URL, else this server's own async upstream endpoint."""
     if settings.AGGREGATOR_UPSTREAM_URL:
-        return upstream.Target(settings.AGGREGATOR_UPSTREAM_URL)
+        return Target(settings.AGGREGATOR_UPSTREAM_URL)
     return this_server(request, "aggregator:upstream_async")
 
 
@@ -108,7 +112,7 @@ def this_server(request, url_name):
     if request.is_secure():
         headers["X-Forwarded-Proto"] = "https"
     url = f"http://{host}:{request.META['SERVER_PORT']}{reverse(url_name)}"
-    return upstream.Target(url, headers)
+    return Target(url, headers)
 
 
 # -- fan-out: n calls of `delay` seconds, four ways ----------------------------
@@ -133,6 +137,34 @@ def fan_out_answer(variant, form, started, results):
     )
 
 
+async def fan_out_naive(request):
+    """All n calls at once, as the 2020 posts write it (naive.py).
+
+    As fast as fan_out_async while every call answers. When one fails, gather
+    raises and the others' answers are lost; a call that hangs holds the
+    answer for its whole read timeout. Compare docs/fan-out.md.
+    """
+    started = time.monotonic()
+    form = FanOutForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    answer = {"variant": "naive", **form.cleaned_data}
+    try:
+        values = await naive.gather(upstream_target(request), **form.cleaned_data)
+    except (httpx2.HTTPError, ValueError) as exc:
+        answer["elapsed"] = round(time.monotonic() - started, 3)
+        answer["error"] = (
+            f"a call failed ({exc.__class__.__name__}): gather raised, and the"
+            " answers of the other calls were lost"
+        )
+        return JsonResponse(answer, status=502)
+    answer["elapsed"] = round(time.monotonic() - started, 3)
+    answer["results"] = [
+        {"task_id": task_id, "value": value} for task_id, value in enumerate(values)
+    ]
+    return JsonResponse(answer)
+
+
 async def fan_out_async(request):
     """All n calls at once with a shared httpx2.AsyncClient.
 
@@ -144,7 +176,7 @@ async def fan_out_async(request):
     if not form.is_valid():
         return invalid_query(form)
     target = upstream_target(request)
-    results = await upstream.gather(target, **form.cleaned_data)
+    results = await bounded.gather(target, **form.cleaned_data)
     return fan_out_answer("async", form, started, results)
 
 
@@ -154,12 +186,12 @@ def fan_out_sync(request):
     The time is the sum of the calls. Simple and fine for one or two calls;
     for ten it is ten times the wait.
     """
-    return sync_fan_out(request, "sync", upstream.loop_httpx)
+    return sync_fan_out(request, "sync", blocking.loop_httpx)
 
 
 def fan_out_requests(request):
     """The sync loop with requests, where most sync code starts: as slow as httpx2's."""
-    return sync_fan_out(request, "requests", upstream.loop_requests)
+    return sync_fan_out(request, "requests", blocking.loop_requests)
 
 
 def fan_out_threads(request):
@@ -168,7 +200,7 @@ def fan_out_threads(request):
     The sync way to overlap I/O. Every request shares AGGREGATOR_THREADS
     workers, so the calls in flight are bounded, and each costs a thread.
     """
-    return sync_fan_out(request, "threads", upstream.thread_pool)
+    return sync_fan_out(request, "threads", blocking.thread_pool)
 
 
 def sync_fan_out(request, variant, fan_out):
@@ -199,7 +231,7 @@ async def fan_out_stream(request):
 
     async def lines():
         errors = 0
-        async for result in upstream.as_completed(target, **form.cleaned_data):
+        async for result in bounded.as_completed(target, **form.cleaned_data):
             errors += not result.ok
             yield json.dumps(result.as_json()) + "\n"
         elapsed = round(time.monotonic() - started, 3)
@@ -214,34 +246,3 @@ async def fan_out_stream(request):
     )
     response["X-Accel-Buffering"] = "no"  # ask proxies not to hold lines back
     return response
-
-
-# -- pitfalls -------------------------------------------------------------------
-
-
-async def pitfall_blocking_sleep(request):
-    """PITFALL: time.sleep inside `async def` stops the whole event loop.
-
-    Every other request on this worker waits too. The fix is say_after_async:
-    await asyncio.sleep, or wrap blocking code in sync_to_async.
-    """
-    form = SayAfterForm(request.GET)
-    if not form.is_valid():
-        return invalid_query(form)
-    time.sleep(form.cleaned_data["delay"])  # noqa: ASYNC251 -- the pitfall itself
-    return JsonResponse({"saying": form.cleaned_data["word"]})
-
-
-async def pitfall_self_call(request):
-    """Seed 003's self-call: an async fan-out to this same server's *sync* upstream.
-
-    On one uvicorn worker it works (each ASGI request gets its own thread). On a
-    one-thread WSGI server nobody is free to answer, and the deadline ends it.
-    """
-    started = time.monotonic()
-    form = FanOutForm(request.GET)
-    if not form.is_valid():
-        return invalid_query(form)
-    target = this_server(request, "aggregator:upstream_sync")
-    results = await upstream.gather(target, **form.cleaned_data)
-    return fan_out_answer("self-call", form, started, results)

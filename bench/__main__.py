@@ -1,4 +1,4 @@
-"""`python -m bench` (`make bench`): the seed documents' figures, on this machine.
+"""`python -m bench` (`make bench`): every server under every workload, on this machine.
 
 Starts each server configuration as a real process on a free loopback port,
 DEBUG off, runs every workload against it, stops it, and writes the table as
@@ -15,10 +15,11 @@ import threading
 from importlib.metadata import version
 from pathlib import Path
 
+from tests.support.servers import BASE_DIR, command_for, free_port, serve, started
+
 from . import anatomy, load, report, storm
 from .plan import CONFIGS, CPUS, NAMES, workloads
 from .sampler import PeakSampler, group_usage
-from .servers import BASE_DIR, command_for, free_port, serve, started
 
 # The load generator is trusted only while the bare ASGI app, at the largest
 # flood, answers within this share of the delay.

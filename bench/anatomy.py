@@ -179,8 +179,9 @@ def mode():
 
 def through_uvicorn(env, seconds=3):
     """Microseconds per request, one at a time, through a real uvicorn."""
+    from tests.support.servers import serve
+
     from . import load
-    from .servers import serve
 
     with serve("uvicorn", env=env) as url:
         target = f"{url}{PATH}?{QUERY.decode()}"
@@ -190,7 +191,7 @@ def through_uvicorn(env, seconds=3):
 
 
 def run_both(count):
-    from .servers import BASE_DIR, PRODUCTION_ENV
+    from tests.support.servers import BASE_DIR, PRODUCTION_ENV
 
     results = {}
     for name, stock in (("lean", "0"), ("stock", "1")):

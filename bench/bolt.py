@@ -25,6 +25,6 @@ Word = Annotated[
 
 @api.get("/api/say-after")
 async def say_after(delay: Delay, word: Word):
-    """The seed's say-after: wait `delay` seconds, then answer `word`."""
+    """django-ninja's say-after: wait `delay` seconds, then answer `word`."""
     await asyncio.sleep(delay)
     return {"saying": word}

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import httpx2
 
+from tests.support.servers import BASE_DIR, PRODUCTION_ENV, serve
+
 from . import load
-from .servers import BASE_DIR, PRODUCTION_ENV, serve
 
 OUT = BASE_DIR / "docs" / "figures"
 # As a reader first runs it: DEBUG on, its access log printing.
@@ -37,7 +38,7 @@ def latencies(url, concurrency, requests):
 
 
 def flood():
-    """The seed's flood on one uvicorn worker in development settings, and
+    """The guide's flood on one uvicorn worker in development settings, and
     five 1 s requests on one gunicorn worker with one thread."""
     lines = []
     with serve("uvicorn", env=DEVELOPMENT) as url:
@@ -76,6 +77,48 @@ def aggregator():
             f"stream: first line after {arrivals[0][0]:.2f} s, elapsed "
             f"{summary['elapsed']:.2f} s, {summary['errors']} errors"
         )
+    return lines
+
+
+def naive_fan_out():
+    """The 2020 posts' fan-out (/aggregator/naive/) beside the bounded one
+    (/aggregator/async/) on one uvicorn worker: 200 fan-outs of ten
+    immediate calls, 10 at a time, to this same server; then ten calls to an
+    upstream where every other call fails, and to one that never answers
+    (read timeout 5 s, deadline 1 s)."""
+    from tests.support.upstreams import FakeUpstream
+
+    lines = []
+    with serve("uvicorn", "--no-access-log") as url:
+        for variant in ("naive", "async"):
+            path = f"{url}/aggregator/{variant}/?n=10&delay=0"
+            load.run(path, concurrency=1, requests=5)
+            outcome = load.run(path, concurrency=10, requests=200)
+            rate = len(outcome.latencies) / outcome.elapsed
+            lines.append(
+                f"{variant}, 200 x n=10 delay=0, 10 at a time: {rate:.0f} fan-outs/s,"
+                f" {outcome.failed} failed"
+            )
+    with FakeUpstream() as upstream:
+        for path in ("/flaky", "/hang"):
+            env = {
+                "AGGREGATOR_UPSTREAM_URL": upstream.url + path,
+                "AGGREGATOR_READ_TIMEOUT": "5",
+                "AGGREGATOR_DEADLINE": "1",
+            }
+            with serve("uvicorn", env=env) as url:
+                for variant in ("naive", "async"):
+                    started = time.monotonic()
+                    answer = httpx2.get(
+                        f"{url}/aggregator/{variant}/?n=10&delay=0", timeout=30
+                    )
+                    took = time.monotonic() - started
+                    body = answer.json()
+                    kept = sum("value" in r for r in body.get("results", []))
+                    lines.append(
+                        f"{variant}, upstream {path}: HTTP {answer.status_code} after"
+                        f" {took:.2f} s, {kept} of 10 answers kept"
+                    )
     return lines
 
 
@@ -131,9 +174,10 @@ def redis_cache():
     cache API (cache.aget, the sync client in a thread) against redis.asyncio on
     the event loop; 2000 reads, one at a time and then 100 at a time, and the
     server's peak threads."""
-    from .cluster import Redis
+    from deploy.services import Redis
+    from tests.support.servers import serve_process
+
     from .sampler import PeakSampler
-    from .servers import serve_process
 
     redis = Redis()
     redis.start()
@@ -166,7 +210,7 @@ def through_nginx():
     2,400 ms (x1.20)."""
     import resource
 
-    from .cluster import running_cluster
+    from deploy.cluster import running_cluster
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, 8192)), hard))
@@ -194,7 +238,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--only",
-        help="one section: flood, aggregator, pitfalls, wsgi-fan-out, blog-reads,"
+        help="one section: flood, aggregator, naive-fan-out, pitfalls, wsgi-fan-out, blog-reads,"
         " redis-cache, through-nginx",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="default: docs/figures")
@@ -208,6 +252,7 @@ def main(argv=None):
     sections = [
         ("flood", flood),
         ("aggregator", aggregator),
+        ("naive-fan-out", naive_fan_out),
         ("pitfalls", pitfalls),
         ("wsgi-fan-out", wsgi_fan_out),
         (f"blog-reads-{database()}", blog_reads),

@@ -23,7 +23,7 @@ import time
 import httpx2
 
 from bench.sampler import PeakSampler, group_usage
-from bench.servers import BASE_DIR, serve_process
+from tests.support.servers import BASE_DIR, serve_process
 
 CONNECTIONS = 10_000
 HOLD = 10
@@ -50,7 +50,7 @@ class Page:
     async def open(self, host, port):
         self.reader, self.writer = await asyncio.open_connection(host, port)
         self.writer.write(
-            f"GET /blog/{POST}/events HTTP/1.1\r\nHost: {host}:{port}\r\n"
+            f"GET /blog/{POST}/events/ HTTP/1.1\r\nHost: {host}:{port}\r\n"
             "Accept: text/event-stream\r\n\r\n".encode()
         )
         status = await self.reader.readline()

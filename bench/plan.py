@@ -11,7 +11,7 @@ CPUS = os.cpu_count() or 1
 @dataclass(frozen=True)
 class Config:
     name: str
-    server: str  # a key of bench.servers.COMMANDS
+    server: str  # a key of tests.support.servers.COMMANDS
     extra_args: tuple
     description: str
     capacity: int | None = None  # requests it can run at once; None: unbounded
@@ -44,7 +44,7 @@ CONFIGS = [
         "gunicorn-10x10",
         "gunicorn",
         ("--workers", "10", "--threads", "10"),
-        "gunicorn WSGI, 10 workers x 10 threads (the seed's WSGI equivalent)",
+        "gunicorn WSGI, 10 workers x 10 threads (the guide's WSGI equivalent)",
         capacity=100,
     ),
     Config("uvicorn", "uvicorn", (), "uvicorn, 1 worker"),
@@ -130,7 +130,7 @@ class Workload:
 
 
 def workloads(quick=False):
-    """The seed's floods, the fan-out and a throughput run; --quick shrinks them
+    """The guide's floods, the fan-out and a throughput run; --quick shrinks them
     (the say-after contract takes whole seconds, so its delay stays 1 s)."""
     delay = 1 if quick else 3
     flood = 10 if quick else 100

@@ -1,4 +1,5 @@
-"""The blog's API operations, all async: the seed's `aget` example and more."""
+"""The blog's API operations, all async: the `aget` example of
+django-ninja's guide, and more."""
 
 from datetime import datetime
 from typing import Annotated
@@ -59,7 +60,7 @@ async def list_posts(request, query: Query[PageQuery]):
 
 @router.get("/{post_id}", response=PostOut)
 async def get_post(request, post_id: PostId):
-    """One post, fetched with `aget` (the seed's example, on the async ORM)."""
+    """One post, fetched with `aget` (the guide's example, on the async ORM)."""
     try:
         return await Post.objects.with_author().aget(pk=post_id)
     except Post.DoesNotExist as exc:

@@ -53,7 +53,7 @@ class PostQuerySet(models.QuerySet):
 
 
 class Post(models.Model):
-    """A blog post; the django-ninja seed calls this model `Blog`."""
+    """A blog post; django-ninja's guide calls this model `Blog`."""
 
     title = models.CharField(max_length=200)
     slug = models.SlugField(max_length=200, unique=True)

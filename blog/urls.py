@@ -27,10 +27,10 @@ urlpatterns = [
     path(
         "<post_id:post_id>/inline/", views.post_detail_inline, name="post_detail_inline"
     ),
-    # ex: /blog/1/events (text/event-stream: the live like count)
-    path("<post_id:post_id>/events", views.post_events, name="post_events"),
-    # ex: /blog/live (the live broadcast's backend and watchers in this process)
-    path("live", views.live_status, name="live_status"),
+    # ex: /blog/1/events/ (text/event-stream: the live like count)
+    path("<post_id:post_id>/events/", views.post_events, name="post_events"),
+    # ex: /blog/live/ (the live broadcast's backend and watchers in this process)
+    path("live/", views.live_status, name="live_status"),
     # ex: POST /blog/5/publish/
     path("<post_id:post_id>/publish/", views.post_publish, name="post_publish"),
 ]

@@ -38,8 +38,8 @@ async def post_list_async(request):
     The async ORM still runs each query in the request's thread (a hop per
     query, as Django 6.1's ORM is sync inside); between queries the request
     holds no thread on the lean ASGI handler. With REDIS_URL set, the first
-    page is cached for a few seconds with cache.aget/aset (README, "Connections
-    that stay open", says what Django's async cache API costs)."""
+    page is cached for a few seconds with cache.aget/aset (docs/live-likes.md
+    says what Django's async cache API costs)."""
     number = request.GET.get("page", "1")
     cached = number == "1" and settings.REDIS_URL
     if cached and (html := await cache.aget("blog:first-page")):

@@ -19,12 +19,11 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-from aggregator import upstream
 from aggregator.views import this_server
 from common.forms import invalid_query
 from common.streams import until_stop
 
-from . import meter
+from . import client, meter
 from .experiments import EXPERIMENTS
 from .forms import RunForm
 
@@ -171,7 +170,7 @@ async def run_and_measure(lanes):
             events.put_nowait(("lane", {"lane": lane.name}))
             started, ended = {}, []
             left = deadline - loop.time()
-            async for timed in upstream.timed_requests(targets, left):
+            async for timed in client.timed_requests(targets, left):
                 if timed.ended:
                     ended.append((started[timed.index], timed.at_ms))
                 else:

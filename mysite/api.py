@@ -8,7 +8,7 @@ from blog.api import router as blog_router
 api = NinjaAPI(
     title="Async views reference API",
     version="1.0",
-    description="The seed documents' operations, served by Django 6.1.",
+    description="The operations of django-ninja's guide to async views, on Django 6.1.",
     urls_namespace="api",
 )
 api.add_router("", aggregator_router)

@@ -1,7 +1,7 @@
 """Settings for the async views reference site, read from the environment.
 
 Development needs no variable at all. Production sets DJANGO_DEBUG=0,
-DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS (see README.md and the Dockerfile).
+DJANGO_SECRET_KEY and DJANGO_ALLOWED_HOSTS (see docs/settings.md and the Dockerfile).
 """
 
 import os

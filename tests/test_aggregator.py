@@ -7,6 +7,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
+import pytest
 from django.conf import settings
 from django.core.asgi import get_asgi_application
 from django.core.signals import request_finished, request_started
@@ -15,10 +16,11 @@ from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.urls import reverse
 
 import leanasgi
-from aggregator import upstream, views
-from bench.servers import serve
+from aggregator import blocking, bounded, views
+from aggregator.results import Target
 from mysite import asgi
-from tests.upstreams import FakeUpstream, closed_port_url
+from tests.support.servers import serve
+from tests.support.upstreams import FakeUpstream, closed_port_url
 
 VARIANTS = ["async", "sync", "requests", "threads"]
 FAST_TIMEOUTS = {
@@ -180,10 +182,10 @@ class SharedClientTests(FakeUpstreamTestCase):
         url = reverse("aggregator:fan_out_async") + "?n=2&delay=0"
         with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
             first = await self.async_client.get(url)
-            client = upstream._shared[asyncio.get_running_loop()].client
+            client = bounded._shared[asyncio.get_running_loop()].client
             second = await self.async_client.get(url)
         self.assertEqual([first.status_code, second.status_code], [200, 200])
-        self.assertIs(upstream._shared[asyncio.get_running_loop()].client, client)
+        self.assertIs(bounded._shared[asyncio.get_running_loop()].client, client)
         self.assertFalse(client.is_closed)
 
     def test_wsgi_requests_get_a_client_each(self):
@@ -191,34 +193,18 @@ class SharedClientTests(FakeUpstreamTestCase):
         client, closed after it, so back-to-back requests never hit "Event loop
         is closed" and no client is kept."""
         opened = []
-        real = upstream.httpx2.AsyncClient
+        real = bounded.httpx2.AsyncClient
 
         def recording(**options):
             opened.append(real(**options))
             return opened[-1]
 
-        with mock.patch.object(upstream.httpx2, "AsyncClient", recording):
+        with mock.patch.object(bounded.httpx2, "AsyncClient", recording):
             for _ in range(3):
                 response, _ = self.fan_out("async", "/json", "?n=2&delay=0")
                 self.assertEqual(response.json()["errors"], 0)
         self.assertEqual(len(opened), 3)
         self.assertTrue(all(client.is_closed for client in opened))
-
-    def test_a_client_kept_across_event_loops_fails(self):
-        """The control for a client each under WSGI: a client whose pooled
-        connection was opened in one event loop fails in the next, as it
-        would under Django's WSGI handler, which runs each async view in a
-        loop of its own."""
-        client = upstream.httpx2.AsyncClient()
-
-        async def get(url):
-            return await client.get(url + "/?task_id=1")
-
-        with serve("raw-asgi") as url:  # keeps connections alive, as servers do
-            self.assertEqual(asyncio.run(get(url)).status_code, 200)
-            with self.assertRaises(RuntimeError) as raised:
-                asyncio.run(get(url))
-        self.assertIn("Event loop is closed", str(raised.exception))
 
     async def test_lifespan_shutdown_closes_the_shared_client(self):
         """The ASGI lifespan's shutdown closes this loop's client and forgets it."""
@@ -226,7 +212,7 @@ class SharedClientTests(FakeUpstreamTestCase):
         url = reverse("aggregator:fan_out_async") + "?n=1&delay=0"
         with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
             await self.async_client.get(url)
-        client = upstream._shared[asyncio.get_running_loop()].client
+        client = bounded._shared[asyncio.get_running_loop()].client
         messages = iter([{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}])
         sent = []
 
@@ -241,25 +227,25 @@ class SharedClientTests(FakeUpstreamTestCase):
             sent, ["lifespan.startup.complete", "lifespan.shutdown.complete"]
         )
         self.assertTrue(client.is_closed)
-        self.assertNotIn(asyncio.get_running_loop(), upstream._shared)
+        self.assertNotIn(asyncio.get_running_loop(), bounded._shared)
 
 
 class SharedThreadPoolTests(FakeUpstreamTestCase):
     def test_concurrent_first_requests_build_one_pool(self):
         """Twenty threads asking for the pool at once all get the same one."""
         with ThreadPoolExecutor(20) as askers:
-            pools = list(askers.map(lambda _: upstream.shared_pool(), range(20)))
-        self.assertEqual({id(pool) for pool in pools}, {id(upstream.shared_pool())})
+            pools = list(askers.map(lambda _: blocking.shared_pool(), range(20)))
+        self.assertEqual({id(pool) for pool in pools}, {id(blocking.shared_pool())})
 
     def test_a_client_that_went_away_stops_every_sync_fan_out(self):
         """With the hang-up event set, each sync way returns at once, calling nothing."""
         gone = threading.Event()
         gone.set()
-        target = upstream.Target(self.upstream.url + "/hang")
+        target = Target(self.upstream.url + "/hang")
         for fan_out in (
-            upstream.loop_httpx,
-            upstream.loop_requests,
-            upstream.thread_pool,
+            blocking.loop_httpx,
+            blocking.loop_requests,
+            blocking.thread_pool,
         ):
             with self.subTest(fan_out.__name__):
                 started = time.monotonic()
@@ -276,10 +262,10 @@ class SharedThreadPoolTests(FakeUpstreamTestCase):
         upstream: at most one per worker of the pool was made."""
         gone = threading.Event()
         threading.Timer(0.3, gone.set).start()
-        target = upstream.Target(self.upstream.url + "/json")
+        target = Target(self.upstream.url + "/json")
         calls_before = self.upstream.calls
         started = time.monotonic()
-        results = upstream.thread_pool(target, 100, 1, gone=gone)
+        results = blocking.thread_pool(target, 100, 1, gone=gone)
         self.assertLess(time.monotonic() - started, 0.6)
         self.assertEqual(
             [result.error for result in results],
@@ -408,3 +394,20 @@ class UpstreamAddressTests(SimpleTestCase):
         self.assertEqual(
             views.upstream_target(request).url, "http://127.0.0.1:9/elsewhere"
         )
+
+
+@pytest.mark.slow
+def test_a_client_kept_across_event_loops_fails():
+    """The control for a client each under WSGI: a client whose pooled
+    connection was opened in one event loop fails in the next, as it would
+    under Django's WSGI handler, which runs each async view in a loop of its
+    own."""
+    client = bounded.httpx2.AsyncClient()
+
+    async def get(url):
+        return await client.get(url + "/?task_id=1")
+
+    with serve("raw-asgi") as url:  # keeps connections alive, as servers do
+        assert asyncio.run(get(url)).status_code == 200
+        with pytest.raises(RuntimeError, match="Event loop is closed"):
+            asyncio.run(get(url))

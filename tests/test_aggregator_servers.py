@@ -9,9 +9,11 @@ import time
 import httpx2
 import pytest
 
-from bench.servers import output, serve, serve_process
+from tests.support.servers import output, serve, serve_process
+from tests.support.upstreams import FakeUpstream
 from tests.test_servers import timed_gets
-from tests.upstreams import FakeUpstream
+
+pytestmark = pytest.mark.slow  # each test starts real processes
 
 
 @pytest.fixture(scope="module")
@@ -115,50 +117,51 @@ def test_async_fan_out_under_wsgi_gets_a_fresh_client_each_time(fake_upstream):
             assert response.json()["errors"] == 0
 
 
-class TestPitfalls:
-    def test_blocking_sleep_in_async_view_stalls_the_loop(self, uvicorn):
-        """time.sleep in async def: 5 concurrent 1 s requests run one after
-        another, 5 s in all, all on the event loop's thread."""
-        path = "/aggregator/pitfalls/blocking-sleep/?delay=1&word=hi"
-        responses, elapsed = asyncio.run(timed_gets(uvicorn, path, 5))
-        assert [r.status_code for r in responses] == [200] * 5
-        assert 5 <= elapsed < 5.8
-        assert {r.headers["X-View-Thread"] for r in responses} == {"MainThread"}
+def test_blocking_sleep_in_async_view_stalls_the_loop(uvicorn):
+    """time.sleep in async def: 5 concurrent 1 s requests run one after
+    another, 5 s in all, all on the event loop's thread."""
+    path = "/aggregator/pitfalls/blocking-sleep/?delay=1&word=hi"
+    responses, elapsed = asyncio.run(timed_gets(uvicorn, path, 5))
+    assert [r.status_code for r in responses] == [200] * 5
+    assert 5 <= elapsed < 5.8
+    assert {r.headers["X-View-Thread"] for r in responses} == {"MainThread"}
 
-    def test_non_blocking_twin_overlaps(self, uvicorn):
-        """The asyncio.sleep twin: the same 5 requests take about 1 s."""
-        path = "/aggregator/say-after/async/?delay=1&word=hi"
-        responses, elapsed = asyncio.run(timed_gets(uvicorn, path, 5))
-        assert [r.status_code for r in responses] == [200] * 5
-        assert 1 <= elapsed < 1.5
 
-    def test_sync_views_under_asgi_are_not_serialized(self, uvicorn):
-        """10 concurrent sync upstream calls of 1 s finish in under 1.6 s on one
-        worker: each ran on a thread of its own."""
-        path = "/aggregator/upstream/sync/?task_id=1&delay=1"
-        responses, elapsed = asyncio.run(timed_gets(uvicorn, path, 10))
-        assert [r.status_code for r in responses] == [200] * 10
-        assert 1 <= elapsed < 1.6
-        assert len({r.headers["X-View-Thread"] for r in responses}) == 10
+def test_non_blocking_twin_overlaps(uvicorn):
+    """The asyncio.sleep twin: the same 5 requests take about 1 s."""
+    path = "/aggregator/say-after/async/?delay=1&word=hi"
+    responses, elapsed = asyncio.run(timed_gets(uvicorn, path, 5))
+    assert [r.status_code for r in responses] == [200] * 5
+    assert 1 <= elapsed < 1.5
 
-    def test_self_call_works_on_one_uvicorn_worker(self, uvicorn):
-        """The 2020 post's self-call to the sync upstream succeeds today, in about 1 s."""
-        response, elapsed = get(
-            f"{uvicorn}/aggregator/pitfalls/self-call/?n=10&delay=1"
-        )
-        body = response.json()
-        assert (response.status_code, body["errors"]) == (200, 0)
-        assert {entry["value"]["view"] for entry in body["results"]} == {"sync"}
-        assert 1 <= elapsed < 1.6
 
-    def test_self_call_times_out_on_one_wsgi_thread(self):
-        """On 1 gunicorn worker x 1 thread the self-call can't be served: a prompt 504."""
-        env = {"AGGREGATOR_DEADLINE": "2"}
-        with serve("gunicorn", "--workers", "1", "--threads", "1", env=env) as url:
-            response, elapsed = get(f"{url}/aggregator/pitfalls/self-call/?n=2&delay=0")
-        assert response.status_code == 504
-        assert all("timeout" in entry["error"] for entry in response.json()["results"])
-        assert elapsed < 4
+def test_sync_views_under_asgi_are_not_serialized(uvicorn):
+    """10 concurrent sync upstream calls of 1 s finish in under 1.6 s on one
+    worker: each ran on a thread of its own."""
+    path = "/aggregator/upstream/sync/?task_id=1&delay=1"
+    responses, elapsed = asyncio.run(timed_gets(uvicorn, path, 10))
+    assert [r.status_code for r in responses] == [200] * 10
+    assert 1 <= elapsed < 1.6
+    assert len({r.headers["X-View-Thread"] for r in responses}) == 10
+
+
+def test_self_call_works_on_one_uvicorn_worker(uvicorn):
+    """The 2020 post's self-call to the sync upstream succeeds today, in about 1 s."""
+    response, elapsed = get(f"{uvicorn}/aggregator/pitfalls/self-call/?n=10&delay=1")
+    body = response.json()
+    assert (response.status_code, body["errors"]) == (200, 0)
+    assert {entry["value"]["view"] for entry in body["results"]} == {"sync"}
+    assert 1 <= elapsed < 1.6
+
+
+def test_self_call_times_out_on_one_wsgi_thread():
+    """On 1 gunicorn worker x 1 thread the self-call can't be served: a prompt 504."""
+    env = {"AGGREGATOR_DEADLINE": "2"}
+    with serve("gunicorn", "--workers", "1", "--threads", "1", env=env) as url:
+        response, elapsed = get(f"{url}/aggregator/pitfalls/self-call/?n=2&delay=0")
+    assert response.status_code == 504
+    assert all("timeout" in entry["error"] for entry in response.json()["results"])
+    assert elapsed < 4
 
 
 def test_sigterm_ends_a_waiting_stream_with_a_line_that_says_so(fake_upstream):

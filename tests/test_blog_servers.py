@@ -8,7 +8,9 @@ import sys
 import httpx2
 import pytest
 
-from bench.servers import BASE_DIR, PRODUCTION_ENV, serve
+from tests.support.servers import BASE_DIR, PRODUCTION_ENV, serve
+
+pytestmark = pytest.mark.slow  # each test starts real processes
 
 LIKES = 200
 

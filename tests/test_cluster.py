@@ -1,5 +1,5 @@
 """Past one process: nginx in front of two app servers sharing PostgreSQL, as
-`make cluster` starts them (bench/cluster.py), with faults done on purpose.
+`make cluster` starts them (deploy/cluster.py), with faults done on purpose.
 
 The cluster brings its own PostgreSQL, so these tests run once in CI, in the
 SQLite pass, and skip when DATABASE_URL points the suite at another database.
@@ -16,14 +16,18 @@ import httpx2
 import pytest
 import yaml
 
-from bench import soak as soak_module
-from bench.cluster import PG_MAX_CONNECTIONS, AppServer, cluster_env, running_cluster
-from bench.servers import BASE_DIR, free_port, output
+from deploy import soak as soak_module
+from deploy.cluster import AppServer, cluster_env, running_cluster
+from deploy.services import PG_MAX_CONNECTIONS
+from tests.support.servers import BASE_DIR, free_port, output
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("DATABASE_URL")),
-    reason="the cluster brings its own PostgreSQL; it runs in the SQLite pass",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(os.environ.get("DATABASE_URL")),
+        reason="the cluster brings its own PostgreSQL; it runs in the SQLite pass",
+    ),
+]
 
 SAY = "/api/say-after?delay={delay}&word=cluster"
 
@@ -119,7 +123,7 @@ def test_nginx_limits_bodies_and_streams_unbuffered(cluster):
     too_big = httpx2.post(f"{cluster.url}/api/blog/1/like", content=b"x" * 2_000_000)
     assert too_big.status_code == 413
     started = time.monotonic()
-    with httpx2.stream("GET", f"{cluster.url}/blog/1/events", timeout=10) as events:
+    with httpx2.stream("GET", f"{cluster.url}/blog/1/events/", timeout=10) as events:
         assert events.status_code == 200
         first = next(line for line in events.iter_lines() if line.startswith("data: "))
     assert int(first.removeprefix("data: ")) >= 0
@@ -245,7 +249,7 @@ class Page:
     async def open(self):
         headers = {"Last-Event-ID": str(self.count)} if self.count >= 0 else {}
         request = self.client.build_request(
-            "GET", f"/blog/{self.post}/events", headers=headers
+            "GET", f"/blog/{self.post}/events/", headers=headers
         )
         response = await self.client.send(request, stream=True)
         assert response.status_code == 200

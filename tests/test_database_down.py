@@ -13,8 +13,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from bench.cluster import Postgres, free_port, prepare_database
-from bench.servers import output, serve_process
+from deploy.cluster import prepare_database
+from deploy.services import Postgres
+from tests.support.servers import free_port, output, serve_process
 
 pytestmark = [
     pytest.mark.slow,

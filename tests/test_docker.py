@@ -8,9 +8,10 @@ import sys
 import tempfile
 
 import httpx2
+import pytest
 from django.test import SimpleTestCase
 
-from bench.servers import BASE_DIR, free_port, running
+from tests.support.servers import BASE_DIR, free_port, running
 
 
 def dockerfile_instructions():
@@ -68,35 +69,35 @@ class DockerfileTests(SimpleTestCase):
         self.assertNotIn(users[-1], ("root", "0"))
         self.assertEqual(dockerfile_env()["DJANGO_DEBUG"], "0")
 
-    def test_cmd_serves_the_site_and_passes_the_healthcheck(self):
-        """The image's CMD, run here, serves the API; its HEALTHCHECK command passes."""
-        port = free_port()
-        with tempfile.TemporaryDirectory() as data:
-            env = {
-                **dockerfile_env(),
-                "PORT": str(port),
-                "WEB_CONCURRENCY": "1",
-                "DJANGO_SECRET_KEY": "docker-test-" + "k" * 50,
-                "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-                "DATABASE_URL": f"sqlite:///{data}/db.sqlite3",
-                "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
-                "DJANGO_HTTPS": None,  # the image's default: HTTPS hardening on
-            }
-            url = f"http://127.0.0.1:{port}"
-            with running(exec_form("CMD"), url, env=env, timeout=60):
-                health = subprocess.run(
-                    exec_form("HEALTHCHECK", prefix="CMD"),
-                    cwd=BASE_DIR,
-                    env={**os.environ, **env, "DJANGO_HTTPS": "1"},
-                )
-                self.assertEqual(health.returncode, 0)
 
-                seed = url + "/api/say-after?delay=0&word=hello"
-                behind_tls = httpx2.get(seed, headers={"X-Forwarded-Proto": "https"})
-                self.assertEqual(behind_tls.json(), {"saying": "hello"})
-                self.assertIn(
-                    "max-age=", behind_tls.headers["Strict-Transport-Security"]
-                )
-                plain = httpx2.get(seed)
-                self.assertEqual(plain.status_code, 301)
-                self.assertTrue(plain.headers["Location"].startswith("https://"))
+@pytest.mark.slow
+def test_cmd_serves_the_site_and_passes_the_healthcheck():
+    """The image's CMD, run here, serves the API; its HEALTHCHECK command passes."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as data:
+        env = {
+            **dockerfile_env(),
+            "PORT": str(port),
+            "WEB_CONCURRENCY": "1",
+            "DJANGO_SECRET_KEY": "docker-test-" + "k" * 50,
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+            "DATABASE_URL": f"sqlite:///{data}/db.sqlite3",
+            "PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}",
+            "DJANGO_HTTPS": None,  # the image's default: HTTPS hardening on
+        }
+        url = f"http://127.0.0.1:{port}"
+        with running(exec_form("CMD"), url, env=env, timeout=60):
+            health = subprocess.run(
+                exec_form("HEALTHCHECK", prefix="CMD"),
+                cwd=BASE_DIR,
+                env={**os.environ, **env, "DJANGO_HTTPS": "1"},
+            )
+            assert health.returncode == 0
+
+            seed = url + "/api/say-after?delay=0&word=hello"
+            behind_tls = httpx2.get(seed, headers={"X-Forwarded-Proto": "https"})
+            assert behind_tls.json() == {"saying": "hello"}
+            assert "max-age=" in behind_tls.headers["Strict-Transport-Security"]
+            plain = httpx2.get(seed)
+            assert plain.status_code == 301
+            assert plain.headers["Location"].startswith("https://")

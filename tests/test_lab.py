@@ -11,7 +11,7 @@ import pytest
 from django.test import SimpleTestCase
 from django.urls import reverse
 
-from bench.servers import output, serve, serve_process
+from tests.support.servers import output, serve, serve_process
 
 LAB_ON = {"DJANGO_LAB": "1"}  # the servers run with DEBUG off, as in production
 
@@ -27,7 +27,7 @@ def sse_events(response):
 
 
 def run_events(url, query):
-    with httpx2.stream("GET", f"{url}/lab/run?{query}", timeout=30) as response:
+    with httpx2.stream("GET", f"{url}/lab/run/?{query}", timeout=30) as response:
         assert response.status_code == 200, response.read()
         assert response.headers["content-type"].startswith("text/event-stream")
         assert response.headers["x-accel-buffering"] == "no"
@@ -35,7 +35,7 @@ def run_events(url, query):
 
 
 def meter(url):
-    return httpx2.get(f"{url}/lab/meter", timeout=5).json()
+    return httpx2.get(f"{url}/lab/meter/", timeout=5).json()
 
 
 def wait_for(predicate, timeout):
@@ -51,6 +51,7 @@ def lab_url():
         yield url
 
 
+@pytest.mark.slow
 def test_a_run_streams_each_request_and_a_summary(lab_url):
     """say-after with n=3, delay=1: the run's lanes in order, a start and an end
     per request with its status and headers, meter samples, and a summary per
@@ -81,6 +82,7 @@ def test_a_run_streams_each_request_and_a_summary(lab_url):
     assert done["slowest_ms"] == max(s["slowest_ms"] for s in done["lanes"].values())
 
 
+@pytest.mark.slow
 def test_the_blocking_lane_is_a_staircase_and_the_loop_lags(lab_url):
     """blocking-sleep with n=3, delay=1: the async lane ends together, the
     pitfall lane one second apart, and the meter sees the loop about 1 s late."""
@@ -98,13 +100,14 @@ def test_the_blocking_lane_is_a_staircase_and_the_loop_lags(lab_url):
     assert 800 < max(lags) < 3500
 
 
+@pytest.mark.slow
 def test_one_run_at_a_time(lab_url):
     """A second run while one streams gets 429 JSON with a Retry-After; once
     the first is done, a run is accepted again."""
     query = "experiment=say-after&n=2&delay=2"
-    with httpx2.stream("GET", f"{lab_url}/lab/run?{query}", timeout=30) as first:
+    with httpx2.stream("GET", f"{lab_url}/lab/run/?{query}", timeout=30) as first:
         assert first.status_code == 200
-        second = httpx2.get(f"{lab_url}/lab/run?{query}", timeout=5)
+        second = httpx2.get(f"{lab_url}/lab/run/?{query}", timeout=5)
         assert second.status_code == 429
         assert "one at a time" in second.json()["error"]
         assert 1 <= int(second.headers["retry-after"]) <= 62
@@ -112,12 +115,13 @@ def test_one_run_at_a_time(lab_url):
     assert run_events(lab_url, "experiment=orm&n=1&delay=0")[-1][0] == "done"
 
 
+@pytest.mark.slow
 def test_closing_the_stream_cancels_every_request_of_the_run(lab_url):
     """A client that leaves mid-run (the page closed): the 100 five-second async
     requests it had sent are cancelled at once, none stays in flight, and the
     lab takes a new run."""
     query = "experiment=say-after&n=100&delay=5"
-    with httpx2.stream("GET", f"{lab_url}/lab/run?{query}", timeout=30) as response:
+    with httpx2.stream("GET", f"{lab_url}/lab/run/?{query}", timeout=30) as response:
         for kind, data in sse_events(response):
             if kind == "meter" and data["in_flight"] == 100:
                 break
@@ -127,6 +131,7 @@ def test_closing_the_stream_cancels_every_request_of_the_run(lab_url):
     assert run_events(lab_url, "experiment=orm&n=1&delay=0")[-1][0] == "done"
 
 
+@pytest.mark.slow
 def test_a_fan_out_lane_runs_past_the_fan_outs_own_bound(lab_url):
     """fan-out with n=30: 150 upstream calls per lane, more than the shared
     client's 100 slots, with the runner's own 30 requests on a client of their
@@ -137,13 +142,14 @@ def test_a_fan_out_lane_runs_past_the_fan_outs_own_bound(lab_url):
     assert events[-1][1]["slowest_ms"] < 5000
 
 
+@pytest.mark.slow
 def test_sigterm_ends_a_run_with_restart_and_the_server_within_5_s():
     """SIGTERM mid-run (two lanes of 100 five-second say-afters, 10 s to go):
     the stream ends at once with a `restart` event, which the page answers by
     sending the run again, and the server exits within 5 s, not after the run."""
     query = "experiment=say-after&n=100&delay=5"
     with serve_process("uvicorn", env=LAB_ON) as (url, process):
-        with httpx2.stream("GET", f"{url}/lab/run?{query}", timeout=30) as response:
+        with httpx2.stream("GET", f"{url}/lab/run/?{query}", timeout=30) as response:
             events = sse_events(response)
             for kind, data in events:
                 if kind == "meter" and data["in_flight"] == 100:
@@ -165,6 +171,7 @@ def test_sigterm_ends_a_run_with_restart_and_the_server_within_5_s():
     assert status == -signal.SIGTERM, log[-2000:]  # uvicorn re-raises SIGTERM
 
 
+@pytest.mark.slow
 def test_a_run_ends_at_its_deadline():
     """With LAB_DEADLINE=2, five 5 s say-afters end as timeouts after about 2 s,
     the second lane's without waiting, and the run still sends its summary."""
@@ -180,13 +187,14 @@ def test_a_run_ends_at_its_deadline():
     assert 1.8 < took < 4
 
 
+@pytest.mark.slow
 def test_lab_is_off_with_debug_off_unless_asked():
     """With DEBUG off the lab answers 404 unless DJANGO_LAB=1; the index page
     links it only when it is on."""
     with serve("uvicorn") as url:
         assert httpx2.get(f"{url}/lab/").status_code == 404
         assert (
-            httpx2.get(f"{url}/lab/run?experiment=orm&n=1&delay=0").status_code == 404
+            httpx2.get(f"{url}/lab/run/?experiment=orm&n=1&delay=0").status_code == 404
         )
         assert "/lab/" not in httpx2.get(f"{url}/").text
 

@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 import httpx2
 import pytest
 
-from bench.servers import serve, serve_process
+from tests.support.servers import serve, serve_process
+
+pytestmark = pytest.mark.slow  # each test starts real processes
 
 CHROMIUM = "/usr/bin/chromium"
 # Quiet and headless: no update checks, sync or other traffic of Chromium's own.
@@ -176,7 +178,7 @@ def test_closing_the_page_cancels_the_run(page, lab_url):
     closed = time.monotonic()
     in_flight = None
     while time.monotonic() - closed < 2:
-        in_flight = httpx2.get(f"{lab_url}/lab/meter").json()["in_flight"]
+        in_flight = httpx2.get(f"{lab_url}/lab/meter/").json()["in_flight"]
         if in_flight == 0:
             break
         time.sleep(0.05)

@@ -15,7 +15,9 @@ from django.conf import settings
 
 from bench import load
 from bench.sampler import group_usage
-from bench.servers import serve_process
+from tests.support.servers import serve_process
+
+pytestmark = pytest.mark.slow  # each test starts real processes
 
 PROBE = {"DJANGO_SETTINGS_MODULE": "tests.probe_settings"}
 

@@ -14,9 +14,11 @@ import time
 import httpx2
 import pytest
 
-from bench.cluster import REDIS_SERVER, Redis
 from bench.sampler import group_usage
-from bench.servers import output, serve_process
+from deploy.services import REDIS_SERVER, Redis
+from tests.support.servers import output, serve_process
+
+pytestmark = pytest.mark.slow  # each test starts real processes
 
 QUICK_HEARTBEAT = {"BLOG_EVENTS_HEARTBEAT": "0.5"}
 POST = 3
@@ -50,7 +52,7 @@ def server(request):
 async def open_events(client, url, post=POST, last_event_id=None):
     """Open a post's event stream; an async iterator of its lines."""
     headers = {"Last-Event-ID": str(last_event_id)} if last_event_id is not None else {}
-    request = client.build_request("GET", f"{url}/blog/{post}/events", headers=headers)
+    request = client.build_request("GET", f"{url}/blog/{post}/events/", headers=headers)
     response = await client.send(request, stream=True)
     assert response.status_code == 200, await response.aread()
     return response, response.aiter_lines()
@@ -72,7 +74,7 @@ def like(url, post=POST):
 
 
 def watchers(url):
-    return httpx2.get(f"{url}/blog/live", timeout=5).json()["watchers"]
+    return httpx2.get(f"{url}/blog/live/", timeout=5).json()["watchers"]
 
 
 def test_a_like_reaches_an_open_page(server):
@@ -81,9 +83,9 @@ def test_a_like_reaches_an_open_page(server):
     stream's and the button's URLs."""
     url, _, redis = server
     backend = "redis" if redis else "in-process"
-    assert httpx2.get(f"{url}/blog/live").json() == {"backend": backend, "watchers": 0}
+    assert httpx2.get(f"{url}/blog/live/").json() == {"backend": backend, "watchers": 0}
     page = httpx2.get(f"{url}/blog/{POST}/").text
-    assert f'data-events-url="/blog/{POST}/events"' in page
+    assert f'data-events-url="/blog/{POST}/events/"' in page
     assert f'data-like-url="/api/blog/{POST}/like"' in page
 
     async def scenario():
@@ -124,7 +126,7 @@ def test_a_reconnecting_page_catches_up(server):
 def test_unknown_post_is_a_404(server):
     """The events of a post that does not exist: 404, not an open stream."""
     url, _, _ = server
-    assert httpx2.get(f"{url}/blog/999/events").status_code == 404
+    assert httpx2.get(f"{url}/blog/999/events/").status_code == 404
 
 
 def test_a_thousand_idle_pages(server):
@@ -201,7 +203,7 @@ def test_redis_down_and_back(redis):
         redis.stop()
         try:
             started = time.monotonic()
-            refused = httpx2.get(f"{url}/blog/{POST}/events", timeout=10)
+            refused = httpx2.get(f"{url}/blog/{POST}/events/", timeout=10)
             assert time.monotonic() - started < 1.5
             assert refused.status_code == 503
             assert "unavailable" in refused.json()["error"]

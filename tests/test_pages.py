@@ -3,10 +3,11 @@
 import re
 
 import httpx2
+import pytest
 from django.test import SimpleTestCase
-from django.urls import reverse
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from bench.servers import serve
+from tests.support.servers import serve
 
 
 class IndexTests(SimpleTestCase):
@@ -43,19 +44,6 @@ class IndexTests(SimpleTestCase):
             'ab -c 100 -n 100 "http://testserver/api/say-after?delay=3&amp;word=hello"',
         )
 
-    def test_every_link_answers_on_a_real_server(self):
-        """Every link on the index answers 200 under uvicorn (delays cut to 0)."""
-        with serve("uvicorn") as url:
-            page = httpx2.get(url + "/").text
-            links = re.findall(r'href="([^"]+)"', page)
-            self.assertGreaterEqual(len(links), 24)
-            for link in links:
-                with self.subTest(link):
-                    link = re.sub(r"delay=\d+", "delay=0", link.replace("&amp;", "&"))
-                    self.assertEqual(
-                        httpx2.get(url + link, timeout=10).status_code, 200
-                    )
-
 
 class ApiDocsTests(SimpleTestCase):
     def test_swagger_ui_uses_local_assets(self):
@@ -84,3 +72,61 @@ class HealthTests(SimpleTestCase):
         """/healthz answers {"status": "ok"}."""
         response = await self.async_client.get("/healthz")
         self.assertEqual(response.json(), {"status": "ok"})
+
+
+@pytest.mark.slow
+def test_every_link_on_the_index_answers_on_a_real_server():
+    """Every link on the index answers 200 under uvicorn (delays cut to 0)."""
+    with serve("uvicorn") as url:
+        page = httpx2.get(url + "/").text
+        links = re.findall(r'href="([^"]+)"', page)
+        assert len(links) >= 24
+        for link in links:
+            link = re.sub(r"delay=\d+", "delay=0", link.replace("&amp;", "&"))
+            assert httpx2.get(url + link, timeout=10).status_code == 200, link
+
+
+def routes(resolver, prefix=""):
+    """Every URL pattern of the site, as the route strings Django joins."""
+    for pattern in resolver.url_patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from routes(pattern, route)
+        elif isinstance(pattern, URLPattern):
+            yield route
+
+
+class UrlStyleTests(SimpleTestCase):
+    def test_every_page_and_view_ends_with_a_slash(self):
+        """One style: every route ends with a slash (Django's APPEND_SLASH
+        convention), except the django-ninja API under /api/, which keeps
+        the guide's paths, the health check and Django's admin."""
+        others = [
+            route
+            for route in routes(get_resolver())
+            if not route.startswith(("api/", "healthz", "admin/"))
+            and route not in ("", "favicon.ico")
+        ]
+        self.assertGreaterEqual(len(others), 25)
+        self.assertEqual([r for r in others if not r.endswith("/")], [])
+
+    def test_the_old_addresses_redirect_to_the_new(self):
+        """The streams and the lab's endpoints that gained a slash still
+        answer at their old address, with a permanent redirect that keeps
+        the query string."""
+        for old, new in [
+            ("/blog/1/events", "/blog/1/events/"),
+            ("/blog/live", "/blog/live/"),
+            (
+                "/lab/run?experiment=orm&n=1&delay=0",
+                "/lab/run/?experiment=orm&n=1&delay=0",
+            ),
+            ("/lab/meter", "/lab/meter/"),
+        ]:
+            with self.subTest(old):
+                self.assertRedirects(
+                    self.client.get(old),
+                    new,
+                    status_code=301,
+                    fetch_redirect_response=False,
+                )

@@ -1,13 +1,15 @@
-"""Every figure the README quotes comes from a saved output in docs/.
+"""Every figure the README and its chapters quote comes from a saved output.
 
-The README's result tables and its bullets are parsed; each measured number
-in them (a table cell's numbers, a bullet's numbers with a unit) must appear,
-at the precision the README gives, in docs/bench/ or docs/figures/, which
-`make bench`, `make storm` and `make figures` write.
+The result tables and bullets of README.md, leanasgi/README.md and the
+chapters in docs/ are parsed; each measured number in them (a table cell's
+numbers, a bullet's numbers with a unit) must appear, at the precision
+given, in docs/bench/ or docs/figures/, which `make bench`, `make storm` and
+`make figures` write. Every relative link in them must lead to a file.
 """
 
 import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from django.test import SimpleTestCase
 
@@ -15,6 +17,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 UNITS = r"(?:ms|s|µs|MiB|%|requests/s|requests a second|requests per second|threads)"
 WITH_UNIT = re.compile(rf"(\d[\d,]*(?:\.\d+)?)\s*{UNITS}(?![\w/])")
+CHAPTERS = sorted((BASE_DIR / "docs").glob("*.md"))
+DOCUMENTS = [BASE_DIR / "README.md", BASE_DIR / "leanasgi" / "README.md", *CHAPTERS]
+LINK = re.compile(r"\]\(([^)\s]+)\)")
 # A table is a result table when its header names a measurement.
 RESULT_HEADERS = re.compile(
     r"\bms\b|elapsed|what happens|req/s|slowest|SQLite|lean|suites"
@@ -84,9 +89,11 @@ def found(figure, saved):
 
 class ReadmeFigureTests(SimpleTestCase):
     def test_the_parser_finds_the_figures(self):
-        """The parser sees the tables and bullets: over a hundred figures."""
-        readme = (BASE_DIR / "README.md").read_text()
-        self.assertGreater(len(list(figures(readme))), 100)
+        """The parser sees the tables and bullets: over a hundred figures in
+        the chapters, and some on the front page."""
+        counts = {doc.name: len(list(figures(doc.read_text()))) for doc in DOCUMENTS}
+        self.assertGreater(sum(counts.values()), 100)
+        self.assertGreater(counts["README.md"], 5)
 
     def test_a_figure_from_nowhere_is_caught(self):
         """A number that is in no saved output fails the check."""
@@ -96,14 +103,46 @@ class ReadmeFigureTests(SimpleTestCase):
         self.assertEqual(list(figures(readme)), [("uvicorn", "123456.7")])
 
     def test_every_figure_in_the_readme_is_saved_in_docs(self):
-        """Each measured number in the READMEs' tables and bullets (the
-        project's and leanasgi's) appears in docs/bench/ or docs/figures/."""
+        """Each measured number in the READMEs' and the chapters' tables and
+        bullets appears in docs/bench/ or docs/figures/."""
         saved = saved_numbers()
-        for readme in ("README.md", "leanasgi/README.md"):
-            text = (BASE_DIR / readme).read_text()
-            with self.subTest(readme):
-                self.assertGreater(len(list(figures(text))), 10)
+        for document in DOCUMENTS:
+            text = document.read_text()
+            with self.subTest(document.relative_to(BASE_DIR)):
                 missing = [
                     (where, n) for where, n in figures(text) if not found(n, saved)
                 ]
                 self.assertEqual(missing, [])
+
+
+class ChapterTests(SimpleTestCase):
+    def test_every_chapter_is_linked_from_the_readme_in_order(self):
+        """The README lists each chapter under docs/ once, and nothing else
+        there: a new chapter cannot be left out of the reading order."""
+        readme = (BASE_DIR / "README.md").read_text()
+        order = readme.partition("## The chapters, in reading order")[2]
+        linked = [link for link in LINK.findall(order) if link.startswith("docs/")]
+        self.assertEqual(
+            sorted(linked), [f"docs/{chapter.name}" for chapter in CHAPTERS]
+        )
+
+    def test_every_chapter_says_what_to_read_and_run(self):
+        """Each chapter links back to the README and names the files to read
+        and the commands to run before its text."""
+        for chapter in CHAPTERS:
+            with self.subTest(chapter.name):
+                text = chapter.read_text()
+                self.assertIn("](../README.md)", text)
+                self.assertIn("**Read, in this order:**", text)
+                self.assertIn("**Run:**", text)
+
+    def test_every_relative_link_leads_to_a_file(self):
+        """Links between the READMEs, the chapters and the saved outputs
+        resolve, relative to the document that holds them."""
+        for document in DOCUMENTS:
+            for link in LINK.findall(document.read_text()):
+                parts = urlsplit(link)
+                if parts.scheme or not parts.path:
+                    continue
+                with self.subTest(document=document.name, link=link):
+                    self.assertTrue((document.parent / parts.path).exists())

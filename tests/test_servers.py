@@ -8,7 +8,7 @@ import time
 import httpx2
 import pytest
 
-from bench.servers import (
+from tests.support.servers import (
     ASGI_SERVERS,
     DJANGO_SERVERS,
     PRODUCTION_ENV,
@@ -18,6 +18,8 @@ from bench.servers import (
     serve,
     serve_process,
 )
+
+pytestmark = pytest.mark.slow  # each test starts real processes
 
 SAY_AFTER = "/api/say-after?delay=0&word=hello"
 

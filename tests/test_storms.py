@@ -19,10 +19,12 @@ from django.conf import settings
 
 from bench import load
 from bench.sampler import group_usage
-from bench.servers import output, serve, serve_process
 from bench.storm import abandon, cpu_seconds
+from tests.support.servers import output, serve, serve_process
+from tests.support.upstreams import FakeUpstream
 from tests.test_servers import timed_gets
-from tests.upstreams import FakeUpstream
+
+pytestmark = pytest.mark.slow  # each test starts real processes
 
 STORM = "n=20&delay=3"
 

@@ -1,4 +1,4 @@
-// A post's like count, live: an EventSource on /blog/<id>/events and a Like
+// A post's like count, live: an EventSource on /blog/<id>/events/ and a Like
 // button that POSTs to the API. No library.
 "use strict";
 

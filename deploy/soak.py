@@ -1,6 +1,6 @@
 """make soak: minutes of mixed load through nginx, watching for slow leaks.
 
-`python -m bench.soak [seconds]` starts the cluster of bench/cluster.py and
+`python -m deploy.soak [seconds]` starts the cluster of deploy/cluster.py and
 keeps CONCURRENCY requests in flight through nginx: say-afters, async
 fan-outs, blog pages and API reads, and likes. Every second it samples each app
 server's resident memory and threads (its whole process group) and the number
@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 
 import httpx2
 
-from bench.cluster import running_cluster, stop_on_sigterm
 from bench.sampler import group_usage
-from bench.servers import BASE_DIR
+from tests.support.servers import BASE_DIR
+
+from .cluster import running_cluster, stop_on_sigterm
 
 CONCURRENCY = 500
 POOL_MAX_SIZE = 20  # settings.py's default DATABASE_POOL_SIZE

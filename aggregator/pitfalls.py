@@ -1,0 +1,43 @@
+"""The pitfalls: views written the wrong way on purpose, each beside its fix.
+
+Each is reproduced by a test (tests/test_aggregator_servers.py) and measured
+by `make figures` (docs/pitfalls.md).
+"""
+
+import time
+
+from django.http import JsonResponse
+
+from common.forms import invalid_query
+
+from . import bounded
+from .forms import FanOutForm, SayAfterForm
+from .views import fan_out_answer, this_server
+
+
+async def blocking_sleep(request):
+    """PITFALL: time.sleep inside `async def` stops the whole event loop.
+
+    Every other request on this worker waits too. The fix is say_after_async:
+    await asyncio.sleep, or wrap blocking code in sync_to_async.
+    """
+    form = SayAfterForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    time.sleep(form.cleaned_data["delay"])  # noqa: ASYNC251 -- the pitfall itself
+    return JsonResponse({"saying": form.cleaned_data["word"]})
+
+
+async def self_call(request):
+    """The self-call of the 2020 post "Django 3.1 Async": an async fan-out to this same server's *sync* upstream.
+
+    On one uvicorn worker it works (each ASGI request gets its own thread). On a
+    one-thread WSGI server nobody is free to answer, and the deadline ends it.
+    """
+    started = time.monotonic()
+    form = FanOutForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    target = this_server(request, "aggregator:upstream_sync")
+    results = await bounded.gather(target, **form.cleaned_data)
+    return fan_out_answer("self-call", form, started, results)
