@@ -8,11 +8,12 @@ import time
 
 from django.http import JsonResponse
 
+from common.addresses import this_server
 from common.forms import invalid_query
 
 from . import bounded
 from .forms import FanOutForm, SayAfterForm
-from .views import fan_out_answer, this_server
+from .views import fan_out_answer
 
 
 async def blocking_sleep(request):

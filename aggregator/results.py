@@ -7,18 +7,10 @@ view can always answer JSON (502, or 504 when every call timed out).
 
 import functools
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx2
 from django.conf import settings
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where the calls go: a URL, and headers to send with each call."""
-
-    url: str
-    headers: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -7,22 +7,19 @@ the ones a server can run.
 """
 
 import asyncio
-import contextlib
-import ipaddress
 import json
 import time
 
 import httpx2
 from django.conf import settings
 from django.http import JsonResponse, StreamingHttpResponse
-from django.urls import reverse
 
+from common.addresses import Target, this_server
 from common.forms import invalid_query
 from common.streams import until_stop
 
 from . import blocking, bounded, naive
 from .forms import FanOutForm, SayAfterForm, UpstreamForm
-from .results import Target
 
 # -- say-after ----------------------------------------------------------------
 
@@ -91,28 +88,6 @@ def upstream_target(request):
     if settings.AGGREGATOR_UPSTREAM_URL:
         return Target(settings.AGGREGATOR_UPSTREAM_URL)
     return this_server(request, "aggregator:upstream_async")
-
-
-def this_server(request, url_name):
-    """The URL `url_name` on the server that is answering `request`.
-
-    It is always a loopback address, on the port the server listens on
-    (SERVER_PORT comes from the listening socket under every server here),
-    never the Host header, so nothing a client sends chooses where the server
-    connects. The request's validated host is passed on only as a header, so
-    that ALLOWED_HOSTS and the HTTPS redirect accept the call. A server on a
-    unix socket or on one non-loopback address needs AGGREGATOR_UPSTREAM_URL.
-    """
-    host = "127.0.0.1"
-    with contextlib.suppress(ValueError):
-        address = ipaddress.ip_address(request.META.get("SERVER_NAME", ""))
-        if address.is_loopback:
-            host = f"[{address}]" if address.version == 6 else str(address)
-    headers = {"Host": request.get_host()}
-    if request.is_secure():
-        headers["X-Forwarded-Proto"] = "https"
-    url = f"http://{host}:{request.META['SERVER_PORT']}{reverse(url_name)}"
-    return Target(url, headers)
 
 
 # -- fan-out: n calls of `delay` seconds, four ways ----------------------------

@@ -19,7 +19,7 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-from aggregator.views import this_server
+from common.addresses import this_server
 from common.forms import invalid_query
 from common.streams import until_stop
 

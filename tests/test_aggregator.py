@@ -17,7 +17,7 @@ from django.urls import reverse
 
 import leanasgi
 from aggregator import blocking, bounded, views
-from aggregator.results import Target
+from common.addresses import Target, this_server
 from mysite import asgi
 from tests.support.servers import serve
 from tests.support.upstreams import FakeUpstream, closed_port_url
@@ -365,7 +365,7 @@ class UpstreamAddressTests(SimpleTestCase):
         request = RequestFactory().get(
             "/", SERVER_NAME=server_name, SERVER_PORT="8123", HTTP_HOST=host
         )
-        return views.this_server(request, "aggregator:upstream_async")
+        return this_server(request, "aggregator:upstream_async")
 
     @override_settings(ALLOWED_HOSTS=["*"])
     def test_host_header_never_chooses_the_address(self):
