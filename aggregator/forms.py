@@ -47,3 +47,12 @@ class FanOutForm(forms.Form):
     def clean_delay(self):
         delay = self.cleaned_data["delay"]
         return 1.0 if delay is None else delay
+
+
+class StreamForm(forms.Form):
+    lines = forms.IntegerField(
+        min_value=1, max_value=20, help_text="lines to send, 1 to 20"
+    )
+    every = forms.FloatField(
+        min_value=0, max_value=1, help_text="seconds before each line, 0 to 1"
+    )

@@ -4,15 +4,16 @@ Each is reproduced by a test (tests/test_aggregator_servers.py) and measured
 by `make figures` (docs/pitfalls.md).
 """
 
+import asyncio
 import time
 
-from django.http import JsonResponse
+from django.http import JsonResponse, StreamingHttpResponse
 
 from common.addresses import this_server
 from common.forms import invalid_query
 
 from . import bounded
-from .forms import FanOutForm, SayAfterForm
+from .forms import FanOutForm, SayAfterForm, StreamForm
 from .views import fan_out_answer
 
 
@@ -42,3 +43,39 @@ async def self_call(request):
     target = this_server(request, "aggregator:upstream_sync")
     results = await bounded.gather(target, **form.cleaned_data)
     return fan_out_answer("self-call", form, started, results)
+
+
+def stream_sync_lines(request):
+    """PITFALL under ASGI: a sync generator in StreamingHttpResponse.
+
+    Django's ASGI handler cannot iterate it on the event loop, so it reads
+    it whole in a thread (and warns) before the first byte goes out: the
+    client sees every line at once, after the last. Under WSGI it streams.
+    """
+    form = StreamForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    lines, every = form.cleaned_data["lines"], form.cleaned_data["every"]
+
+    def produce():
+        for number in range(lines):
+            time.sleep(every)
+            yield f"{number}\n"
+
+    return StreamingHttpResponse(produce(), content_type="text/plain")
+
+
+def stream_async_lines(request):
+    """The fix under ASGI: an async generator, sent line by line as it
+    yields. Under WSGI it is the one read whole."""
+    form = StreamForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    lines, every = form.cleaned_data["lines"], form.cleaned_data["every"]
+
+    async def produce():
+        for number in range(lines):
+            await asyncio.sleep(every)
+            yield f"{number}\n"
+
+    return StreamingHttpResponse(produce(), content_type="text/plain")

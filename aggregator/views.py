@@ -18,7 +18,7 @@ from common.addresses import Target, this_server
 from common.forms import invalid_query
 from common.streams import until_stop
 
-from . import blocking, bounded, naive
+from . import blocking, bounded, fail_fast, naive
 from .forms import FanOutForm, SayAfterForm, UpstreamForm
 
 # -- say-after ----------------------------------------------------------------
@@ -93,12 +93,13 @@ def upstream_target(request):
 # -- fan-out: n calls of `delay` seconds, four ways ----------------------------
 
 
-def fan_out_answer(variant, form, started, results):
-    """The JSON every variant answers: 200 if any call succeeded, else 504 when
-    all timed out and 502 otherwise."""
+def fan_out_answer(variant, form, started, results, partial=True):
+    """The JSON every variant answers: 200 if any call succeeded (every call,
+    when a `partial` answer is no answer), else 504 when all that failed
+    timed out and 502 otherwise."""
     errors = [result for result in results if not result.ok]
     status = 200
-    if len(errors) == len(results):
+    if errors and (len(errors) == len(results) or not partial):
         status = 504 if all(result.timed_out for result in errors) else 502
     return JsonResponse(
         {
@@ -153,6 +154,18 @@ async def fan_out_async(request):
     target = upstream_target(request)
     results = await bounded.gather(target, **form.cleaned_data)
     return fan_out_answer("async", form, started, results)
+
+
+async def fan_out_fail_fast(request):
+    """All n calls in a TaskGroup (fail_fast.py): every answer, or a 502 the
+    moment one call fails, with the others cancelled."""
+    started = time.monotonic()
+    form = FanOutForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    target = upstream_target(request)
+    results = await fail_fast.fan_out(target, **form.cleaned_data)
+    return fan_out_answer("fail-fast", form, started, results, partial=False)
 
 
 def fan_out_sync(request):

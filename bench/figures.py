@@ -21,20 +21,11 @@ import httpx2
 from tests.support.servers import BASE_DIR, PRODUCTION_ENV, serve
 
 from . import load
+from .pitfall_figures import fail_fast, naive_fan_out, orm_gather, pitfalls
 
 OUT = BASE_DIR / "docs" / "figures"
 # As a reader first runs it: DEBUG on, its access log printing.
 DEVELOPMENT = dict.fromkeys(PRODUCTION_ENV)
-
-
-def latencies(url, concurrency, requests):
-    outcome = load.run(url, concurrency=concurrency, requests=requests)
-    ordered = sorted(seconds * 1000 for seconds in outcome.latencies)
-    return (
-        f"{len(ordered)} answered, {outcome.failed} failed; "
-        f"min {ordered[0]:.0f} ms, median {ordered[len(ordered) // 2]:.0f} ms, "
-        f"max {ordered[-1]:.0f} ms; all {outcome.elapsed:.2f} s"
-    )
 
 
 def flood():
@@ -44,10 +35,10 @@ def flood():
     with serve("uvicorn", env=DEVELOPMENT) as url:
         for path in ("/api/say-after", "/api/say-sync"):
             load.run(f"{url}{path}?delay=0&word=hello", concurrency=1, requests=1)
-            result = latencies(f"{url}{path}?delay=3&word=hello", 100, 100)
+            result = load.latencies(f"{url}{path}?delay=3&word=hello", 100, 100)
             lines.append(f"uvicorn, DEBUG on: 100 x {path}?delay=3: {result}")
     with serve("gunicorn", "--workers", "1", "--threads", "1") as url:
-        result = latencies(f"{url}/api/say-sync?delay=1&word=hi", 5, 5)
+        result = load.latencies(f"{url}/api/say-sync?delay=1&word=hi", 5, 5)
         lines.append(f"gunicorn 1 x 1: 5 x /api/say-sync?delay=1: {result}")
     return lines
 
@@ -80,48 +71,6 @@ def aggregator():
     return lines
 
 
-def naive_fan_out():
-    """The 2020 posts' fan-out (/aggregator/naive/) beside the bounded one
-    (/aggregator/async/) on one uvicorn worker: 200 fan-outs of ten
-    immediate calls, 10 at a time, to this same server; then ten calls to an
-    upstream where every other call fails, and to one that never answers
-    (read timeout 5 s, deadline 1 s)."""
-    from tests.support.upstreams import FakeUpstream
-
-    lines = []
-    with serve("uvicorn", "--no-access-log") as url:
-        for variant in ("naive", "async"):
-            path = f"{url}/aggregator/{variant}/?n=10&delay=0"
-            load.run(path, concurrency=1, requests=5)
-            outcome = load.run(path, concurrency=10, requests=200)
-            rate = len(outcome.latencies) / outcome.elapsed
-            lines.append(
-                f"{variant}, 200 x n=10 delay=0, 10 at a time: {rate:.0f} fan-outs/s,"
-                f" {outcome.failed} failed"
-            )
-    with FakeUpstream() as upstream:
-        for path in ("/flaky", "/hang"):
-            env = {
-                "AGGREGATOR_UPSTREAM_URL": upstream.url + path,
-                "AGGREGATOR_READ_TIMEOUT": "5",
-                "AGGREGATOR_DEADLINE": "1",
-            }
-            with serve("uvicorn", env=env) as url:
-                for variant in ("naive", "async"):
-                    started = time.monotonic()
-                    answer = httpx2.get(
-                        f"{url}/aggregator/{variant}/?n=10&delay=0", timeout=30
-                    )
-                    took = time.monotonic() - started
-                    body = answer.json()
-                    kept = sum("value" in r for r in body.get("results", []))
-                    lines.append(
-                        f"{variant}, upstream {path}: HTTP {answer.status_code} after"
-                        f" {took:.2f} s, {kept} of 10 answers kept"
-                    )
-    return lines
-
-
 def wsgi_fan_out():
     """The async fan-out to this same server under WSGI gunicorn as configured
     (one worker, four threads): its own request holds one of the threads."""
@@ -132,28 +81,6 @@ def wsgi_fan_out():
         f"async, n=10 delay=1: HTTP {answer.status_code}, "
         f"elapsed {body['elapsed']:.2f} s, {body['errors']} errors"
     ]
-
-
-def pitfalls():
-    """The pitfalls table: five blocking sleeps, their async twin, the
-    self-call, and ten sync views at once, on one uvicorn worker."""
-    lines = []
-    with serve("uvicorn") as url:
-        for label, path, count in [
-            ("time.sleep in async def", "pitfalls/blocking-sleep/?delay=1&word=hi", 5),
-            ("the asyncio.sleep twin", "say-after/async/?delay=1&word=hi", 5),
-            ("sync upstream views", "upstream/sync/?task_id=1&delay=1", 10),
-        ]:
-            result = latencies(f"{url}/aggregator/{path}", count, count)
-            lines.append(f"{label}: {count} at once: {result}")
-        answer = httpx2.get(
-            f"{url}/aggregator/pitfalls/self-call/?n=10&delay=1", timeout=30
-        ).json()
-        lines.append(
-            f"self-call, n=10 delay=1: elapsed {answer['elapsed']:.2f} s, "
-            f"{answer['errors']} errors"
-        )
-    return lines
 
 
 def blog_reads():
@@ -219,10 +146,10 @@ def through_nginx():
     with running_cluster(workers=2) as cluster:
         load.run(cluster.url + say, concurrency=100, requests=100)
         for round_ in ("first", "second", "third", "fourth"):
-            result = latencies(cluster.url + say, 1000, 1000)
+            result = load.latencies(cluster.url + say, 1000, 1000)
             lines.append(f"through nginx, {round_} burst: 1000 x 2 s: {result}")
         app1 = cluster.apps["app1"].url
-        result = latencies(app1 + say, 500, 500)
+        result = load.latencies(app1 + say, 500, 500)
         lines.append(f"straight to app1: 500 x 2 s: {result}")
     return lines
 
@@ -238,8 +165,8 @@ def main(argv=None):
     )
     parser.add_argument(
         "--only",
-        help="one section: flood, aggregator, naive-fan-out, pitfalls, wsgi-fan-out, blog-reads,"
-        " redis-cache, through-nginx",
+        help="one section: flood, aggregator, naive-fan-out, fail-fast, pitfalls,"
+        " orm-gather, wsgi-fan-out, blog-reads, redis-cache, through-nginx",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="default: docs/figures")
     args = parser.parse_args(argv)
@@ -253,7 +180,9 @@ def main(argv=None):
         ("flood", flood),
         ("aggregator", aggregator),
         ("naive-fan-out", naive_fan_out),
+        ("fail-fast", fail_fast),
         ("pitfalls", pitfalls),
+        ("orm-gather", orm_gather),
         ("wsgi-fan-out", wsgi_fan_out),
         (f"blog-reads-{database()}", blog_reads),
         ("redis-cache", redis_cache),

@@ -109,3 +109,14 @@ def run(url, **options):
     except ImportError:
         return asyncio.run(load(url, **options))
     return uvloop.run(load(url, **options))
+
+
+def latencies(url, concurrency, requests):
+    """`requests` GETs, `concurrency` at a time: one line of their latencies."""
+    outcome = run(url, concurrency=concurrency, requests=requests)
+    ordered = sorted(seconds * 1000 for seconds in outcome.latencies)
+    return (
+        f"{len(ordered)} answered, {outcome.failed} failed; "
+        f"min {ordered[0]:.0f} ms, median {ordered[len(ordered) // 2]:.0f} ms, "
+        f"max {ordered[-1]:.0f} ms; all {outcome.elapsed:.2f} s"
+    )

@@ -8,3 +8,9 @@ class SearchForm(forms.Form):
         max_length=settings.BLOG_MAX_QUERY_LENGTH,
         help_text=f"1 to {settings.BLOG_MAX_QUERY_LENGTH} characters",
     )
+
+
+class PauseForm(forms.Form):
+    seconds = forms.FloatField(
+        min_value=0, max_value=1, help_text="seconds each query waits, 0 to 1"
+    )

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import views
+from . import pitfalls, views
 from .converters import PostIdConverter
 
 register_converter(PostIdConverter, "post_id")
@@ -11,6 +11,14 @@ urlpatterns = [
     path("", views.post_list_async, name="post_list_async"),
     # ex: /blog/sync/?page=2
     path("sync/", views.post_list_sync, name="post_list_sync"),
+    # ex: /blog/pitfalls/gathered-queries/?seconds=0.5
+    path(
+        "pitfalls/gathered-queries/",
+        pitfalls.gathered_queries,
+        name="pitfall_gathered_queries",
+    ),
+    # ex: /blog/pitfalls/one-query/?seconds=0.5
+    path("pitfalls/one-query/", pitfalls.one_query, name="pitfall_one_query"),
     # ex: /blog/search/?q=asyncio
     path("search/", views.post_search, name="post_search"),
     # ex: /blog/1/

@@ -174,6 +174,34 @@ class FanOutFailureTests(FakeUpstreamTestCase):
                     self.assertIn(field, response.json()["fields"])
 
 
+class FailFastTests(FakeUpstreamTestCase):
+    def test_every_call_answered_is_a_200_in_task_order(self):
+        """Ten calls that answer: 200, each value in task order, no errors."""
+        response, _ = self.fan_out("fail_fast", "/json", "?n=10&delay=0")
+        body = response.json()
+        self.assertEqual((response.status_code, body["errors"]), (200, 0))
+        self.assertEqual(
+            [r["value"]["task_id"] for r in body["results"]], list(range(10))
+        )
+
+    def test_one_failure_is_a_502_even_when_others_answered(self):
+        """Half the calls fail: where the async fan-out answers 200 with what
+        it has, fail-fast answers 502, every failure and cancellation named."""
+        response, _ = self.fan_out("fail_fast", "/flaky", "?n=10&delay=0")
+        self.assertEqual(response.status_code, 502)
+        errors = [r["error"] for r in response.json()["results"] if "error" in r]
+        self.assertIn("upstream answered HTTP 500", errors)
+
+    def test_the_first_call_that_times_out_ends_it_as_a_504(self):
+        """Calls that never answer: the first read timeout (0.5 s) fails the
+        fan-out at once, the others are cancelled, and, a timeout being the
+        cause, the answer is a 504."""
+        response, elapsed = self.fan_out("fail_fast", "/hang", "?n=3&delay=0")
+        self.assertEqual(response.status_code, 504)
+        self.assertTrue(0.5 <= elapsed < 1.2, elapsed)
+        self.assertEqual(response.json()["errors"], 3)
+
+
 class SharedClientTests(FakeUpstreamTestCase):
     async def test_asgi_requests_share_one_client_per_event_loop(self):
         """On a server's event loop two fan-outs reuse one AsyncClient."""

@@ -186,3 +186,65 @@ def test_sigterm_ends_a_waiting_stream_with_a_line_that_says_so(fake_upstream):
     assert ended < 2
     assert exited < 5
     assert status == -signal.SIGTERM, log[-2000:]  # uvicorn re-raises SIGTERM
+
+
+def test_fail_fast_answers_at_the_first_failure_and_hangs_up_the_rest(fake_upstream):
+    """Call 0 fails at once and calls 1 to 9 hang: the TaskGroup fan-out
+    answers 502 within 0.5 s, naming the failure and the nine calls it cut
+    short, and the upstream sees those nine hang up; the gather fan-out keeps
+    them waiting until its 1.5 s deadline."""
+    env = {
+        "AGGREGATOR_UPSTREAM_URL": fake_upstream.url + "/first-fails",
+        "AGGREGATOR_DEADLINE": "1.5",
+    }
+    with serve("uvicorn", env=env) as url:
+        hung_up = fake_upstream.hung_up
+        response, elapsed = get(f"{url}/aggregator/fail-fast/?n=10&delay=1")
+        results = response.json()["results"]
+        assert response.status_code == 502
+        assert elapsed < 0.5
+        assert results[0]["error"] == "upstream answered HTTP 500"
+        assert {r["error"] for r in results[1:]} == {"cancelled: call 0 failed first"}
+        assert fake_upstream.wait_for(lambda: fake_upstream.hung_up == hung_up + 9)
+
+        response, elapsed = get(f"{url}/aggregator/async/?n=10&delay=1")
+        assert response.status_code == 502
+        assert response.json()["errors"] == 10
+        assert 1.5 <= elapsed < 2.3
+
+
+def line_arrivals(url):
+    """Seconds from the request to each line of a streamed answer."""
+    started, arrivals = time.monotonic(), []
+    with httpx2.stream("GET", url, timeout=30) as response:
+        assert response.status_code == 200
+        for _ in response.iter_lines():
+            arrivals.append(time.monotonic() - started)
+    return arrivals
+
+
+STREAM = "/aggregator/pitfalls/stream-{kind}/?lines=4&every=0.5"
+
+
+def test_under_asgi_a_sync_iterator_is_read_whole_before_the_first_byte():
+    """uvicorn: four lines 0.5 s apart from a sync generator all arrive
+    together after 2 s, and Django warns that it read them whole; from an
+    async generator the first arrives after 0.5 s."""
+    with serve_process("uvicorn") as (url, process):
+        sync = line_arrivals(url + STREAM.format(kind="sync"))
+        asynchronous = line_arrivals(url + STREAM.format(kind="async"))
+        log = output(process)
+    assert len(sync) == len(asynchronous) == 4
+    assert sync[0] >= 1.9 and sync[-1] - sync[0] < 0.2, sync
+    assert asynchronous[0] < 1.0 <= 1.9 <= asynchronous[-1], asynchronous
+    assert "must consume synchronous iterators" in log
+
+
+def test_under_wsgi_it_is_the_other_way_round():
+    """gunicorn (WSGI): the sync generator streams, its first line after
+    0.5 s; the async one is read whole, its four lines together after 2 s."""
+    with serve("gunicorn") as url:
+        sync = line_arrivals(url + STREAM.format(kind="sync"))
+        asynchronous = line_arrivals(url + STREAM.format(kind="async"))
+    assert sync[0] < 1.0 and sync[-1] >= 1.9, sync
+    assert asynchronous[0] >= 1.9 and asynchronous[-1] - asynchronous[0] < 0.2

@@ -22,7 +22,9 @@ class IndexTests(SimpleTestCase):
             "aggregator:say_after_sync",
             "aggregator:say_after_async",
             "api:openapi-view",
+            "aggregator:fan_out_naive",
             "aggregator:fan_out_async",
+            "aggregator:fan_out_fail_fast",
             "aggregator:fan_out_sync",
             "aggregator:fan_out_requests",
             "aggregator:fan_out_threads",
@@ -31,9 +33,13 @@ class IndexTests(SimpleTestCase):
             "aggregator:upstream_async",
             "aggregator:pitfall_blocking_sleep",
             "aggregator:pitfall_self_call",
+            "aggregator:stream_sync",
+            "aggregator:stream_async",
             "blog:post_list_async",
             "blog:post_list_sync",
             "blog:post_search",
+            "blog:pitfall_gathered_queries",
+            "blog:pitfall_one_query",
         ]:
             with self.subTest(name):
                 self.assertContains(response, f'href="{reverse(name)}')

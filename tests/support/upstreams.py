@@ -1,11 +1,11 @@
 """Upstream services for the fan-out tests, each a real listener on loopback.
 
 `FakeUpstream` answers by path: /json (a JSON echo after `delay` seconds,
-counting them: `calls`, `in_flight` and `most_in_flight`),
-/stagger (the same, after task_id x 0.3 s), /fail (HTTP 500), /flaky (500 for
-odd task ids), /text (200, not JSON), /trickle (a JSON answer sent one byte
-every 0.1 s) and /hang (accepts, never answers, and
-records when the caller hangs up).
+counting them: `calls`, `in_flight` and `most_in_flight`), /stagger (the
+same, after task_id x 0.3 s), /fail (HTTP 500), /flaky (500 for odd task
+ids), /first-fails (500 for task 0; the others hang), /text (200, not JSON),
+/trickle (a JSON answer sent one byte every 0.1 s) and /hang (accepts, never
+answers, and records when the caller hangs up).
 """
 
 import json
@@ -64,9 +64,10 @@ class FakeUpstream:
                 url = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(url.query).items()}
                 task_id = int(query.get("task_id", 0))
-                if url.path == "/hang":
+                if url.path == "/hang" or (url.path == "/first-fails" and task_id):
                     return self.hang()
-                if url.path == "/fail" or (url.path == "/flaky" and task_id % 2):
+                failing = url.path == "/fail" or url.path == "/first-fails"
+                if failing or (url.path == "/flaky" and task_id % 2):
                     return self.answer(500, b"boom", "text/plain")
                 if url.path == "/text":
                     return self.answer(200, b"hello", "text/plain")

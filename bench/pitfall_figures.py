@@ -1,0 +1,173 @@
+"""The pitfalls' figures for `make figures` (bench/figures.py runs them):
+each wrong version beside the right one, against real server processes."""
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import httpx2
+
+from tests.support.servers import serve
+
+from . import load
+
+
+def naive_fan_out():
+    """The 2020 posts' fan-out (/aggregator/naive/) beside the bounded one
+    (/aggregator/async/) on one uvicorn worker: 200 fan-outs of ten
+    immediate calls, 10 at a time, to this same server; then ten calls to an
+    upstream where every other call fails, and to one that never answers
+    (read timeout 5 s, deadline 1 s)."""
+    from tests.support.upstreams import FakeUpstream
+
+    lines = []
+    with serve("uvicorn", "--no-access-log") as url:
+        for variant in ("naive", "async"):
+            path = f"{url}/aggregator/{variant}/?n=10&delay=0"
+            load.run(path, concurrency=1, requests=5)
+            outcome = load.run(path, concurrency=10, requests=200)
+            rate = len(outcome.latencies) / outcome.elapsed
+            lines.append(
+                f"{variant}, 200 x n=10 delay=0, 10 at a time: {rate:.0f} fan-outs/s,"
+                f" {outcome.failed} failed"
+            )
+    with FakeUpstream() as upstream:
+        for path in ("/flaky", "/hang"):
+            env = {
+                "AGGREGATOR_UPSTREAM_URL": upstream.url + path,
+                "AGGREGATOR_READ_TIMEOUT": "5",
+                "AGGREGATOR_DEADLINE": "1",
+            }
+            with serve("uvicorn", env=env) as url:
+                for variant in ("naive", "async"):
+                    started = time.monotonic()
+                    answer = httpx2.get(
+                        f"{url}/aggregator/{variant}/?n=10&delay=0", timeout=30
+                    )
+                    took = time.monotonic() - started
+                    body = answer.json()
+                    kept = sum("value" in r for r in body.get("results", []))
+                    lines.append(
+                        f"{variant}, upstream {path}: HTTP {answer.status_code} after"
+                        f" {took:.2f} s, {kept} of 10 answers kept"
+                    )
+    return lines
+
+
+def fail_fast():
+    """gather against TaskGroup on one uvicorn worker: ten calls to an
+    upstream where call 0 fails at once and the others hang (deadline 2 s),
+    through /aggregator/async/ and /aggregator/fail-fast/; then ten calls
+    that all answer after 1 s, through each."""
+    from tests.support.upstreams import FakeUpstream
+
+    lines = []
+    with FakeUpstream() as upstream:
+        env = {
+            "AGGREGATOR_UPSTREAM_URL": upstream.url + "/first-fails",
+            "AGGREGATOR_DEADLINE": "2",
+        }
+        with serve("uvicorn", env=env) as url:
+            for variant in ("async", "fail-fast"):
+                hung_up = upstream.hung_up
+                started = time.monotonic()
+                answer = httpx2.get(f"{url}/aggregator/{variant}/?n=10", timeout=30)
+                took = time.monotonic() - started
+                upstream.wait_for(lambda before=hung_up: upstream.hung_up >= before + 9)
+                lines.append(
+                    f"{variant}, call 0 fails, 1 to 9 hang: HTTP {answer.status_code}"
+                    f" after {took:.2f} s; the upstream saw"
+                    f" {upstream.hung_up - hung_up} calls hang up"
+                )
+    with serve("uvicorn") as url:
+        for variant in ("async", "fail-fast"):
+            path = f"{url}/aggregator/{variant}/?n=10&delay=1"
+            answer = httpx2.get(path, timeout=30)
+            lines.append(
+                f"{variant}, ten 1 s calls that answer: HTTP {answer.status_code},"
+                f" elapsed {answer.json()['elapsed']:.2f} s"
+            )
+    return lines
+
+
+def pitfalls():
+    """The pitfalls table: five blocking sleeps, their async twin, the
+    self-call, and ten sync views at once, on one uvicorn worker; then a sync
+    and an async generator streamed, under uvicorn and under gunicorn."""
+    lines = []
+    with serve("uvicorn") as url:
+        for label, path, count in [
+            ("time.sleep in async def", "pitfalls/blocking-sleep/?delay=1&word=hi", 5),
+            ("the asyncio.sleep twin", "say-after/async/?delay=1&word=hi", 5),
+            ("sync upstream views", "upstream/sync/?task_id=1&delay=1", 10),
+        ]:
+            result = load.latencies(f"{url}/aggregator/{path}", count, count)
+            lines.append(f"{label}: {count} at once: {result}")
+        answer = httpx2.get(
+            f"{url}/aggregator/pitfalls/self-call/?n=10&delay=1", timeout=30
+        ).json()
+        lines.append(
+            f"self-call, n=10 delay=1: elapsed {answer['elapsed']:.2f} s, "
+            f"{answer['errors']} errors"
+        )
+        lines += stream_lines("uvicorn", url)
+    with serve("gunicorn") as url:
+        lines += stream_lines("gunicorn (WSGI)", url)
+    return lines
+
+
+def stream_lines(server, url):
+    """When the first and the last of four lines, 0.5 s apart, arrived from
+    the sync and the async generator."""
+    lines = []
+    for kind in ("sync", "async"):
+        path = f"{url}/aggregator/pitfalls/stream-{kind}/?lines=4&every=0.5"
+        started, arrivals = time.monotonic(), []
+        with httpx2.stream("GET", path, timeout=30) as response:
+            for _ in response.iter_lines():
+                arrivals.append(time.monotonic() - started)
+        lines.append(
+            f"{server}, {kind} generator, 4 lines 0.5 s apart: first after"
+            f" {arrivals[0]:.2f} s, last after {arrivals[-1]:.2f} s"
+        )
+    return lines
+
+
+def orm_gather():
+    """Three 0.5 s queries gathered in one async view, against three requests
+    of one such query sent at once, on one uvicorn worker: on SQLite (the
+    project's file) and on a PostgreSQL of its own."""
+
+    from deploy.services import Postgres
+    from tests.support.servers import free_port
+
+    lines = []
+    with tempfile.TemporaryDirectory() as directory:
+        os.chmod(directory, 0o755)  # postgres must reach its folder inside
+        postgres = Postgres(Path(directory) / "pg", free_port())
+        postgres.start()
+        try:
+            for name, env in [
+                ("SQLite", {}),
+                ("PostgreSQL", {"DATABASE_URL": postgres.url}),
+            ]:
+                with serve("uvicorn", "--no-access-log", env=env) as url:
+                    lines += gathered_against_separate(name, url)
+        finally:
+            postgres.stop()
+    return lines
+
+
+def gathered_against_separate(name, url):
+    pitfalls = f"{url}/blog/pitfalls"
+    httpx2.get(f"{pitfalls}/one-query/?seconds=0", timeout=10)
+    gathered = httpx2.get(f"{pitfalls}/gathered-queries/?seconds=0.5", timeout=10)
+    body = gathered.json()
+    outcome = load.run(f"{pitfalls}/one-query/?seconds=0.5", concurrency=3, requests=3)
+    return [
+        f"{name}: 3 queries gathered in one view: elapsed {body['elapsed']:.2f} s,"
+        f" on {len(body['threads'])} thread",
+        f"{name}: 3 requests of one query, at once: all answered after"
+        f" {outcome.elapsed:.2f} s, {outcome.failed} failed",
+    ]

@@ -1,0 +1,109 @@
+"""What the lessons rely on in the pinned Django, asgiref and Python, each
+held here in process, so that the upgrade that changes one fails with the
+chapter to revisit (docs/pitfalls.md, "What these lessons rely on")."""
+
+import asyncio
+import threading
+import warnings
+from unittest import mock
+
+from asgiref.sync import ThreadSensitiveContext
+from django.db.models import QuerySet
+from django.http import StreamingHttpResponse
+from django.test import SimpleTestCase, TestCase
+
+from blog.models import Author, Post
+
+REVISIT = "changed upstream: revisit docs/pitfalls.md, 'What these lessons rely on'"
+
+
+class StreamingClaimTests(SimpleTestCase):
+    async def test_a_sync_iterator_is_read_whole_before_the_first_chunk(self):
+        """Served asynchronously, a StreamingHttpResponse given a sync iterator
+        warns and reads every item before it yields the first."""
+        produced = []
+
+        def items():
+            for number in range(3):
+                produced.append(number)
+                yield f"{number}\n"
+
+        response = StreamingHttpResponse(items())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            chunks = aiter(response)
+            first = await anext(chunks)
+        self.assertEqual((first, produced), (b"0\n", [0, 1, 2]), REVISIT)
+        self.assertIn(
+            "must consume synchronous iterators", str(caught[0].message), REVISIT
+        )
+
+    def test_an_async_iterator_is_read_whole_when_served_synchronously(self):
+        """Under WSGI it is the other way round: an async iterator is read
+        whole, with a warning, before the first chunk."""
+        produced = []
+
+        async def items():
+            for number in range(3):
+                produced.append(number)
+                yield f"{number}\n"
+
+        response = StreamingHttpResponse(items())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            first = next(iter(response))
+        self.assertEqual((first, produced), (b"0\n", [0, 1, 2]), REVISIT)
+        self.assertIn(
+            "must consume asynchronous iterators", str(caught[0].message), REVISIT
+        )
+
+
+class OrmClaimTests(TestCase):
+    @classmethod
+    def setUpTestData(cls):
+        author = Author.objects.create(name="Ada")
+        Post.objects.create(author=author, title="t", slug="t", body="b")
+
+    async def test_gathered_orm_calls_of_one_context_share_one_thread(self):
+        """Within one ThreadSensitiveContext (Django opens one per request),
+        every async ORM call is its sync twin run on one same thread,
+        gathered or not."""
+        threads = set()
+        count = QuerySet.count
+
+        def recording(queryset):
+            threads.add(threading.get_ident())
+            return count(queryset)
+
+        async with ThreadSensitiveContext():
+            with mock.patch.object(QuerySet, "count", recording):
+                counts = await asyncio.gather(
+                    Post.objects.acount(),
+                    Author.objects.acount(),
+                    Post.objects.acount(),
+                )
+        self.assertEqual(counts, [1, 1, 1])
+        self.assertEqual(len(threads), 1, REVISIT)
+
+
+class AsyncioClaimTests(SimpleTestCase):
+    async def test_gather_leaves_the_others_running_and_taskgroup_cancels_them(self):
+        """When one awaitable fails, asyncio.gather raises and leaves the
+        others running; asyncio.TaskGroup cancels them and raises an
+        ExceptionGroup (docs/fan-out.md, "Fail fast")."""
+
+        async def fails():
+            raise ValueError("no")
+
+        gathered = asyncio.ensure_future(asyncio.sleep(10))
+        with self.assertRaises(ValueError):
+            await asyncio.gather(fails(), gathered)
+        self.assertFalse(gathered.done(), REVISIT)
+        gathered.cancel()
+
+        grouped = []
+        with self.assertRaises(ExceptionGroup):
+            async with asyncio.TaskGroup() as group:
+                grouped.append(group.create_task(asyncio.sleep(10)))
+                group.create_task(fails())
+        self.assertTrue(grouped[0].cancelled(), REVISIT)
