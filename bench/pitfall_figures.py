@@ -134,14 +134,17 @@ def stream_lines(server, url):
     return lines
 
 
-def orm_gather():
+def orm_pitfalls():
     """Three 0.5 s queries gathered in one async view, against three requests
     of one such query sent at once, on one uvicorn worker: on SQLite (the
-    project's file) and on a PostgreSQL of its own."""
+    project's file) and on a PostgreSQL of its own, migrated and seeded; then
+    a post served with its author left lazy, and with select_related."""
 
-    from deploy.services import Postgres
+    from deploy.cluster import prepare_database
+    from deploy.services import Postgres, need_debian_packages
     from tests.support.servers import free_port
 
+    need_debian_packages()
     lines = []
     with tempfile.TemporaryDirectory() as directory:
         os.chmod(directory, 0o755)  # postgres must reach its folder inside
@@ -152,8 +155,11 @@ def orm_gather():
                 ("SQLite", {}),
                 ("PostgreSQL", {"DATABASE_URL": postgres.url}),
             ]:
+                if env:
+                    prepare_database(env)
                 with serve("uvicorn", "--no-access-log", env=env) as url:
                     lines += gathered_against_separate(name, url)
+                    lines += lazy_relation(name, url)
         finally:
             postgres.stop()
     return lines
@@ -170,4 +176,14 @@ def gathered_against_separate(name, url):
         f" on {len(body['threads'])} thread",
         f"{name}: 3 requests of one query, at once: all answered after"
         f" {outcome.elapsed:.2f} s, {outcome.failed} failed",
+    ]
+
+
+def lazy_relation(name, url):
+    lazy = httpx2.get(f"{url}/api/blog/pitfalls/lazy-author/1", timeout=10).json()
+    fixed = httpx2.get(f"{url}/api/blog/1", timeout=10)
+    return [
+        f"{name}: the author left lazy: {lazy['field']} raised {lazy['raised'][:60]}",
+        f"{name}: with select_related: HTTP {fixed.status_code},"
+        f" author {fixed.json()['author']!r}",
     ]
