@@ -187,3 +187,45 @@ def lazy_relation(name, url):
         f"{name}: with select_related: HTTP {fixed.status_code},"
         f" author {fixed.json()['author']!r}",
     ]
+
+
+def connections():
+    """200 concurrent 0.2 s queries on one uvicorn worker, on a PostgreSQL of
+    its own (max_connections 100): with the pool, as this project runs; and
+    with CONN_MAX_AGE=60 and no pool, on the lean path and on Django as
+    shipped. The answers, and pg_stat_activity's count of the app's
+    connections at the peak and 2 s after."""
+    from deploy.cluster import prepare_database
+    from deploy.services import Postgres, need_debian_packages
+    from tests.support.connections import burst
+    from tests.support.servers import free_port
+
+    need_debian_packages()
+    lines = []
+    with tempfile.TemporaryDirectory() as directory:
+        os.chmod(directory, 0o755)  # postgres must reach its folder inside
+        postgres = Postgres(Path(directory) / "pg", free_port())
+        postgres.start()
+        try:
+            prepare_database({"DATABASE_URL": postgres.url})
+            no_pool = "tests.support.no_pool_settings"
+            for label, env in [
+                ("the pool (this project)", {}),
+                ("CONN_MAX_AGE=60, no pool, lean", {"DJANGO_SETTINGS_MODULE": no_pool}),
+                (
+                    "CONN_MAX_AGE=60, no pool, Django as shipped",
+                    {"DJANGO_SETTINGS_MODULE": no_pool, "DJANGO_STOCK": "1"},
+                ),
+            ]:
+                env = {"DATABASE_URL": postgres.url, **env}
+                statuses, peak, after = burst(postgres, env)
+                answered = {
+                    code: statuses.count(code) for code in sorted(set(statuses))
+                }
+                lines.append(
+                    f"{label}: answers {answered}; connections at the peak {peak},"
+                    f" 2 s after {after}"
+                )
+        finally:
+            postgres.stop()
+    return lines

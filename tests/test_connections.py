@@ -1,0 +1,63 @@
+"""Persistent connections against Django's pool, on a PostgreSQL of its own
+(max_connections 100) under a real uvicorn: why this project uses the pool.
+It brings its own PostgreSQL, so it runs in the SQLite pass."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from deploy.cluster import prepare_database
+from deploy.services import Postgres
+from tests.support.connections import burst
+from tests.support.servers import free_port
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(os.environ.get("DATABASE_URL")),
+        reason="brings its own PostgreSQL; it runs in the SQLite pass",
+    ),
+]
+
+NO_POOL = {"DJANGO_SETTINGS_MODULE": "tests.support.no_pool_settings"}
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    with tempfile.TemporaryDirectory() as directory:
+        os.chmod(directory, 0o755)  # postgres must reach its folder inside
+        server = Postgres(Path(directory) / "pg", free_port())
+        server.start()
+        try:
+            prepare_database({"DATABASE_URL": server.url})
+            yield server
+        finally:
+            server.stop()
+
+
+def test_the_pool_answers_every_request_on_its_twenty_connections(postgres):
+    """200 concurrent queries: all answered, never more than the pool's 20
+    connections open at once."""
+    statuses, peak, _ = burst(postgres, {"DATABASE_URL": postgres.url})
+    assert statuses == [200] * 200
+    assert peak <= 20
+
+
+@pytest.mark.parametrize("stock", [False, True], ids=["lean", "as-shipped"])
+def test_persistent_connections_pile_up_and_run_out(postgres, stock):
+    """CONN_MAX_AGE=60 and no pool: each request's thread opens a connection
+    of its own, so 200 at once ask for 200 of PostgreSQL's 100; some requests
+    are refused, and the connections are still open 2 s after the burst. The
+    lean path answers the refused ones with the 503 JSON."""
+    env = {"DATABASE_URL": postgres.url, **NO_POOL}
+    if stock:
+        env["DJANGO_STOCK"] = "1"
+    statuses, peak, after = burst(postgres, env)
+    refused = [code for code in statuses if code != 200]
+    assert 50 <= len(refused) <= 150, statuses
+    assert peak > 50
+    assert after > 50
+    if not stock:
+        assert set(refused) == {503}
