@@ -21,13 +21,8 @@ import httpx2
 from tests.support.servers import BASE_DIR, PRODUCTION_ENV, serve
 
 from . import load
-from .pitfall_figures import (
-    connections,
-    fail_fast,
-    naive_fan_out,
-    orm_pitfalls,
-    pitfalls,
-)
+from .orm_figures import accounts, connections, orm_pitfalls
+from .pitfall_figures import fail_fast, naive_fan_out, pitfalls
 
 OUT = BASE_DIR / "docs" / "figures"
 # As a reader first runs it: DEBUG on, its access log printing.
@@ -172,7 +167,8 @@ def main(argv=None):
     parser.add_argument(
         "--only",
         help="one section: flood, aggregator, naive-fan-out, fail-fast, pitfalls,"
-        " orm-pitfalls, connections, wsgi-fan-out, blog-reads, redis-cache, through-nginx",
+        " orm-pitfalls, connections, accounts,"
+        " wsgi-fan-out, blog-reads, redis-cache, through-nginx",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="default: docs/figures")
     args = parser.parse_args(argv)
@@ -190,6 +186,7 @@ def main(argv=None):
         ("pitfalls", pitfalls),
         ("orm-pitfalls", orm_pitfalls),
         ("connections", connections),
+        ("accounts", accounts),
         ("wsgi-fan-out", wsgi_fan_out),
         (f"blog-reads-{database()}", blog_reads),
         ("redis-cache", redis_cache),

@@ -1,10 +1,7 @@
 """The pitfalls' figures for `make figures` (bench/figures.py runs them):
 each wrong version beside the right one, against real server processes."""
 
-import os
-import tempfile
 import time
-from pathlib import Path
 
 import httpx2
 
@@ -131,101 +128,4 @@ def stream_lines(server, url):
             f"{server}, {kind} generator, 4 lines 0.5 s apart: first after"
             f" {arrivals[0]:.2f} s, last after {arrivals[-1]:.2f} s"
         )
-    return lines
-
-
-def orm_pitfalls():
-    """Three 0.5 s queries gathered in one async view, against three requests
-    of one such query sent at once, on one uvicorn worker: on SQLite (the
-    project's file) and on a PostgreSQL of its own, migrated and seeded; then
-    a post served with its author left lazy, and with select_related."""
-
-    from deploy.cluster import prepare_database
-    from deploy.services import Postgres, need_debian_packages
-    from tests.support.servers import free_port
-
-    need_debian_packages()
-    lines = []
-    with tempfile.TemporaryDirectory() as directory:
-        os.chmod(directory, 0o755)  # postgres must reach its folder inside
-        postgres = Postgres(Path(directory) / "pg", free_port())
-        postgres.start()
-        try:
-            for name, env in [
-                ("SQLite", {}),
-                ("PostgreSQL", {"DATABASE_URL": postgres.url}),
-            ]:
-                if env:
-                    prepare_database(env)
-                with serve("uvicorn", "--no-access-log", env=env) as url:
-                    lines += gathered_against_separate(name, url)
-                    lines += lazy_relation(name, url)
-        finally:
-            postgres.stop()
-    return lines
-
-
-def gathered_against_separate(name, url):
-    pitfalls = f"{url}/blog/pitfalls"
-    httpx2.get(f"{pitfalls}/one-query/?seconds=0", timeout=10)
-    gathered = httpx2.get(f"{pitfalls}/gathered-queries/?seconds=0.5", timeout=10)
-    body = gathered.json()
-    outcome = load.run(f"{pitfalls}/one-query/?seconds=0.5", concurrency=3, requests=3)
-    return [
-        f"{name}: 3 queries gathered in one view: elapsed {body['elapsed']:.2f} s,"
-        f" on {len(body['threads'])} thread",
-        f"{name}: 3 requests of one query, at once: all answered after"
-        f" {outcome.elapsed:.2f} s, {outcome.failed} failed",
-    ]
-
-
-def lazy_relation(name, url):
-    lazy = httpx2.get(f"{url}/api/blog/pitfalls/lazy-author/1", timeout=10).json()
-    fixed = httpx2.get(f"{url}/api/blog/1", timeout=10)
-    return [
-        f"{name}: the author left lazy: {lazy['field']} raised {lazy['raised'][:60]}",
-        f"{name}: with select_related: HTTP {fixed.status_code},"
-        f" author {fixed.json()['author']!r}",
-    ]
-
-
-def connections():
-    """200 concurrent 0.2 s queries on one uvicorn worker, on a PostgreSQL of
-    its own (max_connections 100): with the pool, as this project runs; and
-    with CONN_MAX_AGE=60 and no pool, on the lean path and on Django as
-    shipped. The answers, and pg_stat_activity's count of the app's
-    connections at the peak and 2 s after."""
-    from deploy.cluster import prepare_database
-    from deploy.services import Postgres, need_debian_packages
-    from tests.support.connections import burst
-    from tests.support.servers import free_port
-
-    need_debian_packages()
-    lines = []
-    with tempfile.TemporaryDirectory() as directory:
-        os.chmod(directory, 0o755)  # postgres must reach its folder inside
-        postgres = Postgres(Path(directory) / "pg", free_port())
-        postgres.start()
-        try:
-            prepare_database({"DATABASE_URL": postgres.url})
-            no_pool = "tests.support.no_pool_settings"
-            for label, env in [
-                ("the pool (this project)", {}),
-                ("CONN_MAX_AGE=60, no pool, lean", {"DJANGO_SETTINGS_MODULE": no_pool}),
-                (
-                    "CONN_MAX_AGE=60, no pool, Django as shipped",
-                    {"DJANGO_SETTINGS_MODULE": no_pool, "DJANGO_STOCK": "1"},
-                ),
-            ]:
-                env = {"DATABASE_URL": postgres.url, **env}
-                statuses, peak, after = burst(postgres, env)
-                answered = {
-                    code: statuses.count(code) for code in sorted(set(statuses))
-                }
-                lines.append(
-                    f"{label}: answers {answered}; connections at the peak {peak},"
-                    f" 2 s after {after}"
-                )
-        finally:
-            postgres.stop()
     return lines

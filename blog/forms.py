@@ -14,3 +14,8 @@ class PauseForm(forms.Form):
     seconds = forms.FloatField(
         min_value=0, max_value=1, help_text="seconds each query waits, 0 to 1"
     )
+
+
+class LoginForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    password = forms.CharField(max_length=128, widget=forms.PasswordInput)

@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import pitfalls, views
+from . import accounts, pitfalls, views
 from .converters import PostIdConverter
 
 register_converter(PostIdConverter, "post_id")
@@ -19,6 +19,15 @@ urlpatterns = [
     ),
     # ex: /blog/pitfalls/one-query/?seconds=0.5
     path("pitfalls/one-query/", pitfalls.one_query, name="pitfall_one_query"),
+    # ex: /blog/login/?next=/blog/drafts/
+    path("login/", accounts.login, name="login"),
+    # ex: POST /blog/logout/
+    path("logout/", accounts.logout, name="logout"),
+    # ex: /blog/drafts/ (the logged-in author's)
+    path("drafts/", accounts.drafts, name="drafts"),
+    # ex: /blog/pitfalls/request-user/ and /blog/whoami/
+    path("pitfalls/request-user/", accounts.request_user, name="pitfall_request_user"),
+    path("whoami/", accounts.whoami, name="whoami"),
     # ex: /blog/search/?q=asyncio
     path("search/", views.post_search, name="post_search"),
     # ex: /blog/1/

@@ -149,6 +149,9 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     }
     INSTALLED_APPS.append("django.contrib.postgres")
 
+# The blog's async login (blog/accounts.py); @login_required sends here.
+LOGIN_URL = "blog:login"
+
 # ATOMIC_REQUESTS stays off (the default): it cannot wrap an async view.
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -3,6 +3,7 @@ held here in process, so that the upgrade that changes one fails with the
 chapter to revisit (docs/pitfalls.md, "What these lessons rely on")."""
 
 import asyncio
+import inspect
 import threading
 import warnings
 from unittest import mock
@@ -11,7 +12,10 @@ from asgiref.sync import ThreadSensitiveContext
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.test import SimpleTestCase, TestCase
+from ninja.operation import AsyncOperation
+from ninja.security import django_auth
 
+from blog.api import AsyncSessionAuth
 from blog.models import Author, Post
 
 REVISIT = "changed upstream: revisit docs/pitfalls.md, 'What these lessons rely on'"
@@ -107,3 +111,14 @@ class AsyncioClaimTests(SimpleTestCase):
                 grouped.append(group.create_task(asyncio.sleep(10)))
                 group.create_task(fails())
         self.assertTrue(grouped[0].cancelled(), REVISIT)
+
+
+class NinjaClaimTests(SimpleTestCase):
+    def test_django_auth_is_sync_and_async_operations_run_it_in_a_thread(self):
+        """django-ninja's django_auth is a sync callable, which an async
+        operation runs with sync_to_async (a thread hop per request); an auth
+        whose authenticate() is async is awaited on the loop."""
+        self.assertFalse(django_auth.is_async, REVISIT)
+        self.assertTrue(AsyncSessionAuth().is_async, REVISIT)
+        source = inspect.getsource(AsyncOperation._run_authentication)
+        self.assertIn("sync_to_async(callback)", source, REVISIT)

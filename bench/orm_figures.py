@@ -1,0 +1,166 @@
+"""The blog's figures for `make figures` (bench/figures.py runs them): the
+ORM's pitfalls, persistent connections against the pool, and the async
+login, each against real server and database processes."""
+
+import os
+import tempfile
+from pathlib import Path
+
+import httpx2
+
+from tests.support.servers import serve
+
+from . import load
+
+
+def orm_pitfalls():
+    """Three 0.5 s queries gathered in one async view, against three requests
+    of one such query sent at once, on one uvicorn worker: on SQLite (the
+    project's file) and on a PostgreSQL of its own, migrated and seeded; then
+    a post served with its author left lazy, and with select_related."""
+
+    from deploy.cluster import prepare_database
+    from deploy.services import Postgres, need_debian_packages
+    from tests.support.servers import free_port
+
+    need_debian_packages()
+    lines = []
+    with tempfile.TemporaryDirectory() as directory:
+        os.chmod(directory, 0o755)  # postgres must reach its folder inside
+        postgres = Postgres(Path(directory) / "pg", free_port())
+        postgres.start()
+        try:
+            for name, env in [
+                ("SQLite", {}),
+                ("PostgreSQL", {"DATABASE_URL": postgres.url}),
+            ]:
+                if env:
+                    prepare_database(env)
+                with serve("uvicorn", "--no-access-log", env=env) as url:
+                    lines += gathered_against_separate(name, url)
+                    lines += lazy_relation(name, url)
+        finally:
+            postgres.stop()
+    return lines
+
+
+def gathered_against_separate(name, url):
+    pitfalls = f"{url}/blog/pitfalls"
+    httpx2.get(f"{pitfalls}/one-query/?seconds=0", timeout=10)
+    gathered = httpx2.get(f"{pitfalls}/gathered-queries/?seconds=0.5", timeout=10)
+    body = gathered.json()
+    outcome = load.run(f"{pitfalls}/one-query/?seconds=0.5", concurrency=3, requests=3)
+    return [
+        f"{name}: 3 queries gathered in one view: elapsed {body['elapsed']:.2f} s,"
+        f" on {len(body['threads'])} thread",
+        f"{name}: 3 requests of one query, at once: all answered after"
+        f" {outcome.elapsed:.2f} s, {outcome.failed} failed",
+    ]
+
+
+def lazy_relation(name, url):
+    lazy = httpx2.get(f"{url}/api/blog/pitfalls/lazy-author/1", timeout=10).json()
+    fixed = httpx2.get(f"{url}/api/blog/1", timeout=10)
+    return [
+        f"{name}: the author left lazy: {lazy['field']} raised {lazy['raised'][:60]}",
+        f"{name}: with select_related: HTTP {fixed.status_code},"
+        f" author {fixed.json()['author']!r}",
+    ]
+
+
+def connections():
+    """200 concurrent 0.2 s queries on one uvicorn worker, on a PostgreSQL of
+    its own (max_connections 100): with the pool, as this project runs; and
+    with CONN_MAX_AGE=60 and no pool, on the lean path and on Django as
+    shipped. The answers, and pg_stat_activity's count of the app's
+    connections at the peak and 2 s after."""
+    from deploy.cluster import prepare_database
+    from deploy.services import Postgres, need_debian_packages
+    from tests.support.connections import burst
+    from tests.support.servers import free_port
+
+    need_debian_packages()
+    lines = []
+    with tempfile.TemporaryDirectory() as directory:
+        os.chmod(directory, 0o755)  # postgres must reach its folder inside
+        postgres = Postgres(Path(directory) / "pg", free_port())
+        postgres.start()
+        try:
+            prepare_database({"DATABASE_URL": postgres.url})
+            no_pool = "tests.support.no_pool_settings"
+            for label, env in [
+                ("the pool (this project)", {}),
+                ("CONN_MAX_AGE=60, no pool, lean", {"DJANGO_SETTINGS_MODULE": no_pool}),
+                (
+                    "CONN_MAX_AGE=60, no pool, Django as shipped",
+                    {"DJANGO_SETTINGS_MODULE": no_pool, "DJANGO_STOCK": "1"},
+                ),
+            ]:
+                env = {"DATABASE_URL": postgres.url, **env}
+                statuses, peak, after = burst(postgres, env)
+                answered = {
+                    code: statuses.count(code) for code in sorted(set(statuses))
+                }
+                lines.append(
+                    f"{label}: answers {answered}; connections at the peak {peak},"
+                    f" 2 s after {after}"
+                )
+        finally:
+            postgres.stop()
+    return lines
+
+
+def accounts():
+    """The async login on one uvicorn worker, on a SQLite file of its own
+    with the blog's posts and one author who can log in (Barbara, whose are
+    the drafts): each answer on the
+    way from an anonymous visitor to the author's drafts."""
+    import secrets
+    import subprocess
+    import sys
+
+    from deploy.cluster import prepare_database
+    from tests.support.servers import BASE_DIR, PRODUCTION_ENV
+
+    lines = []
+    with tempfile.TemporaryDirectory() as directory:
+        env = {"DATABASE_URL": f"sqlite:///{directory}/db.sqlite3"}
+        prepare_database(env)
+        password = secrets.token_urlsafe(16)
+        create = (
+            "from django.contrib.auth.models import User;"
+            f"User.objects.create_user('Barbara', password='{password}')"
+        )
+        subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", create],
+            cwd=BASE_DIR,
+            env={**os.environ, **PRODUCTION_ENV, **env},
+            check=True,
+        )
+        with serve("uvicorn", env=env) as url, httpx2.Client(base_url=url) as client:
+            login = {"username": "Barbara", "password": "wrong"}
+            steps = [("anonymous GET /blog/drafts/", client.get("/blog/drafts/"))]
+            steps.append(
+                ("anonymous GET /api/blog/drafts", client.get("/api/blog/drafts"))
+            )
+            steps.append(
+                (
+                    "login without the CSRF token",
+                    client.post("/blog/login/", data=login),
+                )
+            )
+            client.get("/blog/login/")
+            login["csrfmiddlewaretoken"] = client.cookies["csrftoken"]
+            steps.append(("a wrong password", client.post("/blog/login/", data=login)))
+            login["password"] = password
+            steps.append(("the right one", client.post("/blog/login/", data=login)))
+            for label, answer in steps:
+                where = answer.headers.get("location", "")
+                lines.append(f"{label}: HTTP {answer.status_code} {where}".rstrip())
+            drafts = client.get("/api/blog/drafts").json()
+            lines.append(f"logged in, GET /api/blog/drafts: {len(drafts)} drafts")
+            raised = client.get("/blog/pitfalls/request-user/").json()["raised"]
+            lines.append(f"logged in, request.user in async code: {raised[:60]}")
+            whoami = client.get("/blog/whoami/").json()
+            lines.append(f"logged in, await request.auser(): {whoami}")
+    return lines
