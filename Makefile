@@ -20,7 +20,7 @@ FIND_PYTHON := for p in python3 python3.13 python3.12 \
 # `make help`: every target, by group; tests/test_front_door.py keeps it whole.
 help:
 	@echo "Start:"
-	@echo "  run            runserver (Daphne, ASGI, autoreload) on http://$(HOST):$(PORT)/"
+	@echo "  run            runserver (Daphne, ASGI, autoreload) on http://$(HOST):$(PORT)/, and the task worker"
 	@echo "  setup          the virtualenv, migrations, demo posts and static files"
 	@echo "  help           this list"
 	@echo "Check:"
@@ -76,7 +76,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt leanasgi/pyproject.tom
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e ./leanasgi
 	@touch $@
 
+# The task worker (blog/tasks.py) runs beside the server, and stops with it.
 run: setup
+	@$(PY) manage.py db_worker & worker=$$!; trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: setup

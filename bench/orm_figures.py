@@ -164,3 +164,63 @@ def accounts():
             whoami = client.get("/blog/whoami/").json()
             lines.append(f"logged in, await request.auser(): {whoami}")
     return lines
+
+
+def background():
+    """Background work on one uvicorn worker and SQLite files of their own:
+    a task enqueued through the tasks framework, then the server killed -9;
+    the same work in asyncio.create_task, then the same kill; and a worker
+    killed -9 in the middle of a 5 s task."""
+    import signal
+    import time
+
+    from tests.support import background as bg
+    from tests.support.servers import serve_process
+
+    def killed(process):
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+    lines = []
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "enqueued.sqlite3"
+        env = bg.spoiled_database(path)
+        with serve_process("uvicorn", env=env) as (url, process):
+            answer = httpx2.post(f"{url}/api/blog/5/recount")
+            killed(process)
+        before = [status for status, _ in bg.task_rows(path)]
+        bg.worker(env, "--batch").wait(timeout=60)
+        after = [status for status, _ in bg.task_rows(path)]
+        lines.append(
+            f"enqueued, then kill -9: HTTP {answer.status_code}; tasks {before};"
+            f" after a worker ran: {after}, recount {bg.published_count(path)}"
+        )
+
+        path = Path(directory) / "fired.sqlite3"
+        env = bg.spoiled_database(path)
+        with serve_process("uvicorn", env=env) as (url, process):
+            answer = httpx2.post(f"{url}/api/blog/pitfalls/fire-and-forget/5")
+            killed(process)
+        time.sleep(2.5)
+        lines.append(
+            f"asyncio.create_task, then kill -9: HTTP {answer.status_code};"
+            f" 2.5 s later the count is still {bg.published_count(path)},"
+            f" {len(bg.task_rows(path))} tasks recorded"
+        )
+
+        path = Path(directory) / "mid-task.sqlite3"
+        env = bg.spoiled_database(path)
+        bg.enqueue_slow_task(env, pause=5)
+        first = bg.worker(env, start_new_session=True)
+        deadline = time.monotonic() + 20
+        while [s for s, _ in bg.task_rows(path)] != ["RUNNING"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the worker did not start the task")
+            time.sleep(0.1)
+        killed(first)
+        bg.worker(env, "--batch").wait(timeout=60)
+        lines.append(
+            f"worker killed -9 mid-task, then another worker: tasks"
+            f" {[status for status, _ in bg.task_rows(path)]}"
+        )
+    return lines

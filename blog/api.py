@@ -1,17 +1,20 @@
 """The blog's API operations, all async: the `aget` example of
 django-ninja's guide, and more."""
 
+import asyncio
 from datetime import datetime
 from typing import Annotated
 
 from django.core.paginator import AsyncPaginator, InvalidPage
 from django.db.models import F
+from django.tasks.exceptions import TaskResultDoesNotExist
+from django_tasks_db.models import DBTaskResult
 from ninja import Field, Path, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.security import SessionAuth
 from pydantic import ValidationError
 
-from . import live
+from . import live, tasks
 from .models import MAX_POST_ID, PAGE_SIZE, Post
 
 router = Router(tags=["blog"])
@@ -124,3 +127,60 @@ async def like_post(request, post_id: PostId):
     # the like stays counted and the pages catch up when they reconnect.
     await live.publish(post_id, likes)
     return {"likes": likes}
+
+
+class Enqueued(Schema):
+    task: str | None
+    status: str
+
+
+async def author_of(post_id):
+    posts = Post.objects.filter(pk=post_id).values_list("author_id", flat=True)
+    if (author_id := await posts.afirst()) is None:
+        raise HttpError(404, f"No post with id {post_id}.")
+    return author_id
+
+
+@router.post("/{post_id}/recount", response={202: Enqueued})
+async def recount(request, post_id: PostId):
+    """Recount the author's published posts after the response: enqueued,
+    the task is a database row before this answers, for the worker to run."""
+    author_id = await author_of(post_id)
+    if await DBTaskResult.objects.ready().acount() >= tasks.MAX_WAITING:
+        raise HttpError(429, f"{tasks.MAX_WAITING} tasks already wait: try later.")
+    result = await tasks.recount_author.aenqueue(author_id)
+    return 202, {"task": str(result.id), "status": result.status}
+
+
+@router.get("/tasks/{task_id}", response=Enqueued)
+async def task_status(request, task_id: Annotated[str, Path(max_length=64)]):
+    """Where an enqueued task is: READY, RUNNING, SUCCESSFUL or FAILED."""
+    try:
+        result = await tasks.recount_author.aget_result(task_id)
+    except TaskResultDoesNotExist as exc:
+        raise HttpError(404, f"No task with id {task_id}.") from exc
+    return {"task": str(result.id), "status": result.status}
+
+
+_fired = set()  # what the pitfall's tasks would need to survive collection
+
+
+@router.post("/pitfalls/fire-and-forget/{post_id}", response={202: Enqueued})
+async def fire_and_forget(request, post_id: PostId):
+    """PITFALL: the same work in asyncio.create_task, after 2 s (work that
+    takes a while). It runs in this process only: a deploy, a crash or a
+    restart in those 2 s loses it, and no one knows. On the lean handler it
+    fails even so: its sync call comes after the request's thread context
+    has ended (docs/orm.md)."""
+    author_id = await author_of(post_id)
+    if len(_fired) >= tasks.MAX_WAITING:
+        raise HttpError(429, f"{tasks.MAX_WAITING} tasks already wait: try later.")
+
+    async def later():
+        await asyncio.sleep(2)
+        await tasks.recount_author.acall(author_id)
+
+    job = asyncio.create_task(later())
+    _fired.add(job)
+    job.add_done_callback(_fired.discard)
+    return 202, {"task": None, "status": "in this process's memory"}

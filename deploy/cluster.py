@@ -9,7 +9,8 @@ standing for a machine of its own:
   uvicorn_worker.UvicornWorker` with one worker per CPU, on loopback ports;
 - Redis from Debian's packages, which carries the live likes between them;
 - nginx from Debian's packages on CLUSTER_PORT (8080), configured by
-  deploy/nginx.conf.
+  deploy/nginx.conf;
+- one task worker (manage.py db_worker) for the background work.
 
 `python -m deploy.cluster` (make cluster) runs in the foreground and prints the
 URL; Ctrl-C stops everything it started. The tests (tests/test_cluster.py) and
@@ -27,7 +28,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.servers import BASE_DIR, BIN, free_port, output, started
+from tests.support.servers import (
+    BASE_DIR,
+    BIN,
+    PRODUCTION_ENV,
+    free_port,
+    output,
+    started,
+)
 
 from .services import NGINX, Postgres, Redis, need_debian_packages
 
@@ -167,7 +175,29 @@ def running_cluster(directory=None, port=None, workers=None):
         url = f"http://127.0.0.1:{port}"
         nginx_command = [NGINX, "-c", config, "-g", "daemon off;"]
         nginx = stack.enter_context(started(nginx_command, url, timeout=20))
+        stack.enter_context(running_worker(env))
         yield Cluster(url, postgres, {app.name: app for app in apps}, nginx, redis)
+
+
+# One task worker (blog/tasks.py) runs the background work of both servers.
+WORKER_COMMAND = ["manage.py", "db_worker"]
+
+
+@contextlib.contextmanager
+def running_worker(env):
+    environment = {**os.environ, **PRODUCTION_ENV, **env}
+    process = subprocess.Popen(
+        [sys.executable, *WORKER_COMMAND],
+        cwd=BASE_DIR,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
 
 
 def prepare_database(env):

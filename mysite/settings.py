@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "ninja",
     # The lean ASGI path: its system checks (leanasgi/README.md).
     "leanasgi",
+    # The tasks' table, and the worker: python manage.py db_worker.
+    "django_tasks_db",
     "aggregator",
     "blog",
     "lab",
@@ -148,6 +150,10 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         },
     }
     INSTALLED_APPS.append("django.contrib.postgres")
+
+# Background work (blog/tasks.py): a task is a row in this database until the
+# worker (manage.py db_worker, started by make run) has run it.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 # The blog's async login (blog/accounts.py); @login_required sends here.
 LOGIN_URL = "blog:login"

@@ -130,11 +130,13 @@ def test_unknown_post_is_a_404(server):
 
 
 def test_a_thousand_idle_pages(server):
-    """1000 open pages on one uvicorn worker, twice: every one hears a like
+    """1000 open pages on one uvicorn worker, three times: every one hears a like
     published once, the server holds under 30 threads while they wait, and
     once they close no watcher or Redis subscription is left. Memory after the
-    second thousand is back at its level after the first: the first round
-    grows the allocator's arenas, which Python keeps; a leak would grow again."""
+    third thousand is within 3% of its level after the second: the first
+    rounds grow the allocator's arenas, which Python keeps (on PostgreSQL the
+    second still grew them by 6% in one run, then stayed flat); a leak would
+    grow every round."""
     url, process, redis = server
 
     async def round_of_pages():
@@ -163,13 +165,11 @@ def test_a_thousand_idle_pages(server):
             assert redis.subscribers(f"blog:likes:{POST}") == 0
         return group_usage(process.pid)[0]
 
-    rss_start = group_usage(process.pid)[0]
-    rss_first = asyncio.run(round_of_pages())
-    rss_second = asyncio.run(round_of_pages())
-    print(
-        f"\nRSS {rss_start:.1f} MiB, {rss_first:.1f} after 1000 pages, {rss_second:.1f} after 1000 more"
-    )
-    assert rss_second < rss_first * 1.03
+    rss = [group_usage(process.pid)[0]]
+    for _ in range(3):
+        rss.append(asyncio.run(round_of_pages()))
+    print(f"\nRSS before and after each thousand pages, MiB: {rss}")
+    assert rss[3] < rss[2] * 1.03
 
 
 def test_a_like_crosses_processes_through_redis(redis):

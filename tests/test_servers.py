@@ -44,6 +44,12 @@ def test_server_serves_the_site(server):
         assert "/api/say-after" in index.text
 
         assert httpx2.get(url + SAY_AFTER).json() == {"saying": "hello"}
+        task = httpx2.post(url + "/api/blog/1/recount").json()["task"]
+        deadline, status = time.monotonic() + 15, None
+        while time.monotonic() < deadline and status != "SUCCESSFUL":
+            status = httpx2.get(f"{url}/api/blog/tasks/{task}").json()["status"]
+            time.sleep(0.2)
+        assert status == "SUCCESSFUL"
         # Under every ASGI server a sync view runs on a thread the lean handler
         # lent its request (leanasgi's handler names them request-N).
         sync = httpx2.get(url + "/api/say-sync?delay=0&word=hi")
@@ -94,7 +100,8 @@ def test_one_sync_gunicorn_worker_serializes():
 
 
 def test_make_run_serves_asgi():
-    """`make run`, in development settings, serves the index and the seed URL via Daphne."""
+    """`make run`, in development settings, serves the index and the seed URL
+    via Daphne, and its task worker runs a task enqueued through the API."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     development = dict.fromkeys(PRODUCTION_ENV)  # None: unset each variable

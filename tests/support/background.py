@@ -1,0 +1,67 @@
+"""A task worker as a real process, and the task table read straight from a
+SQLite file: for tests/test_background.py and its figure."""
+
+import os
+import sqlite3
+import subprocess
+import sys
+
+from deploy.cluster import WORKER_COMMAND, prepare_database
+from tests.support.servers import BASE_DIR, PRODUCTION_ENV
+
+DRAFTS_AUTHOR = 5  # Barbara, whose are the seeded drafts (posts 5, 10, ...)
+SPOILED = 99  # her count of published posts before a recount; it is 0
+
+
+def spoiled_database(path):
+    """A migrated, seeded SQLite file at `path`, with Barbara's count of
+    published posts spoiled, so that a recount shows; its environment."""
+    env = {"DATABASE_URL": f"sqlite:///{path}"}
+    prepare_database(env)
+    query(
+        path,
+        "UPDATE blog_author SET published_count = ? WHERE id = ?",
+        SPOILED,
+        DRAFTS_AUTHOR,
+    )
+    return env
+
+
+def query(path, sql, *params):
+    with sqlite3.connect(path) as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+def published_count(path):
+    sql = "SELECT published_count FROM blog_author WHERE id = ?"
+    return query(path, sql, DRAFTS_AUTHOR)[0][0]
+
+
+def task_rows(path):
+    """(status, worker ids as JSON) of every task in the file."""
+    return query(
+        path, "SELECT status, worker_ids FROM django_tasks_database_dbtaskresult"
+    )
+
+
+def worker(env, *args, **kwargs):
+    """A `manage.py db_worker` with `args`, started at once."""
+    return subprocess.Popen(
+        [sys.executable, *WORKER_COMMAND, "--no-startup-delay", *args],
+        cwd=BASE_DIR,
+        env={**os.environ, **PRODUCTION_ENV, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **kwargs,
+    )
+
+
+def enqueue_slow_task(env, pause):
+    """Enqueue a recount that first waits `pause` seconds, from a shell."""
+    code = f"from blog.tasks import recount_author; recount_author.enqueue({DRAFTS_AUTHOR}, pause={pause})"
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=BASE_DIR,
+        env={**os.environ, **PRODUCTION_ENV, **env},
+        check=True,
+    )

@@ -1,0 +1,114 @@
+"""Background work against real processes: a task enqueued through Django's
+tasks framework outlives a kill -9 of the server and runs once, where
+asyncio.create_task's does not; and what a worker killed mid-task leaves
+(blog/tasks.py, docs/orm.md). Each test has a SQLite file of its own."""
+
+import json
+import os
+import signal
+import time
+
+import httpx2
+import pytest
+
+from tests.support.background import (
+    SPOILED,
+    enqueue_slow_task,
+    published_count,
+    spoiled_database,
+    task_rows,
+    worker,
+)
+from tests.support.servers import output, serve_process
+
+pytestmark = pytest.mark.slow  # each test starts real processes
+
+
+@pytest.fixture
+def database(tmp_path):
+    path = tmp_path / "db.sqlite3"
+    return path, spoiled_database(path)
+
+
+def killed(process):
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_an_enqueued_task_outlives_a_kill_9_and_runs_once(database):
+    """The server is killed -9 the instant it answers 202: the task is already
+    a READY row, and a worker started afterwards runs it, once, however many
+    times a worker runs."""
+    path, env = database
+    with serve_process("uvicorn", env=env) as (url, process):
+        answer = httpx2.post(f"{url}/api/blog/5/recount")
+        killed(process)
+    assert answer.status_code == 202
+    assert [status for status, _ in task_rows(path)] == ["READY"]
+    for _ in range(2):
+        assert worker(env, "--batch").wait(timeout=60) == 0
+    [(status, worker_ids)] = task_rows(path)
+    assert status == "SUCCESSFUL"
+    assert len(json.loads(worker_ids)) == 1
+    assert published_count(path) == 0  # Barbara's posts are all drafts
+
+
+def test_create_task_dies_with_the_process(database):
+    """The fire-and-forget version answers 202 as quickly, but its work lives
+    in the server's memory: killed -9 within its 2 s, nothing ever runs it."""
+    path, env = database
+    with serve_process("uvicorn", env=env) as (url, process):
+        answer = httpx2.post(f"{url}/api/blog/pitfalls/fire-and-forget/5")
+        killed(process)
+    assert answer.status_code == 202
+    time.sleep(2.5)
+    assert published_count(path) == SPOILED
+    assert task_rows(path) == []
+
+
+def test_on_django_as_shipped_it_runs_while_the_process_lives(database):
+    """The control, on Django's own handler: left alone, the create_task
+    version does its work, after its 2 s and not before."""
+    path, env = database
+    with serve_process("uvicorn", env={**env, "DJANGO_STOCK": "1"}) as (url, _):
+        sent = time.monotonic()
+        fired = httpx2.post(f"{url}/api/blog/pitfalls/fire-and-forget/5")
+        assert fired.status_code == 202
+        while published_count(path) == SPOILED and time.monotonic() < sent + 5:
+            time.sleep(0.05)
+        took = time.monotonic() - sent
+    assert published_count(path) == 0
+    assert 2 <= took < 4
+
+
+def test_on_the_lean_handler_it_fails_once_the_response_is_sent(database):
+    """On this project's handler the task inherits the request's thread
+    context, which ends with the response: its first sync call raises, so
+    the work is lost even while the process lives (leanasgi/README.md)."""
+    path, env = database
+    with serve_process("uvicorn", env=env) as (url, process):
+        assert (
+            httpx2.post(f"{url}/api/blog/pitfalls/fire-and-forget/5").status_code == 202
+        )
+        time.sleep(3)
+        log = output(process)
+    assert published_count(path) == SPOILED
+    assert "ThreadSensitiveContext has exited" in log
+
+
+def test_a_worker_killed_mid_task_leaves_it_running(database):
+    """django-tasks-db 0.13 claims a task by marking it RUNNING, with no
+    lease: a worker killed -9 mid-task leaves it RUNNING, and the next worker
+    neither runs it again nor marks it failed (docs/orm.md says what to do)."""
+    path, env = database
+    enqueue_slow_task(env, pause=5)
+    first = worker(env, start_new_session=True)
+    deadline = time.monotonic() + 20
+    while [s for s, _ in task_rows(path)] != [
+        "RUNNING"
+    ] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    killed(first)
+    assert worker(env, "--batch").wait(timeout=60) == 0
+    assert [status for status, _ in task_rows(path)] == ["RUNNING"]
+    assert published_count(path) == SPOILED
