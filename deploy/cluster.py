@@ -181,11 +181,15 @@ def running_cluster(directory=None, port=None, workers=None):
 
 # One task worker (blog/tasks.py) runs the background work of both servers.
 WORKER_COMMAND = ["manage.py", "db_worker"]
+# Its one thread needs one connection. The apps' pool of 20 let it grow to 3:
+# its first query waits for the pool to open its min_size of 2, and a wait
+# grows the pool by one. A pool of 2 bounds it.
+WORKER_ENV = {"DATABASE_POOL_SIZE": "2"}
 
 
 @contextlib.contextmanager
 def running_worker(env):
-    environment = {**os.environ, **PRODUCTION_ENV, **env}
+    environment = {**os.environ, **PRODUCTION_ENV, **env, **WORKER_ENV}
     process = subprocess.Popen(
         [sys.executable, *WORKER_COMMAND],
         cwd=BASE_DIR,

@@ -26,12 +26,12 @@ import httpx2
 from bench.sampler import group_usage
 from tests.support.servers import BASE_DIR
 
-from .cluster import running_cluster, stop_on_sigterm
+from .cluster import WORKER_ENV, running_cluster, stop_on_sigterm
 
 CONCURRENCY = 500
 POOL_MAX_SIZE = 20  # settings.py's default DATABASE_POOL_SIZE
-# The cluster's task worker: one thread, whose pool keeps its min_size open.
-WORKER_CONNECTIONS = 2
+# The cluster's task worker: one thread, with a pool of its own size.
+WORKER_CONNECTIONS = int(WORKER_ENV["DATABASE_POOL_SIZE"])
 LIKED_POSTS = (1, 2, 3)
 # One of each in turn: waiting, fanning out, reading, writing.
 MIX = [

@@ -17,7 +17,13 @@ import pytest
 import yaml
 
 from deploy import soak as soak_module
-from deploy.cluster import WORKER_COMMAND, AppServer, cluster_env, running_cluster
+from deploy.cluster import (
+    WORKER_COMMAND,
+    WORKER_ENV,
+    AppServer,
+    cluster_env,
+    running_cluster,
+)
 from deploy.services import PG_MAX_CONNECTIONS
 from tests.support.servers import BASE_DIR, free_port, output
 
@@ -411,7 +417,8 @@ def test_compose_describes_the_same_topology():
         "postgres", "redis", "migrate", "app1", "app2", "worker", "nginx"
     }  # fmt: skip
     assert services["worker"]["command"] == " ".join(["python", *WORKER_COMMAND])
-    assert services["worker"]["environment"] == services["app1"]["environment"]
+    worker_env = {**services["app1"]["environment"], **WORKER_ENV}
+    assert services["worker"]["environment"] == worker_env
 
     cluster_command = [str(part) for part in AppServer("app1", 8000, {}, 2).command()]
     expected_env = set(cluster_env("postgres://", "redis://"))

@@ -4,6 +4,7 @@ installs it, and outside CI these tests skip when it is missing)."""
 
 import asyncio
 import contextlib
+import itertools
 import os
 import re
 import resource
@@ -130,13 +131,13 @@ def test_unknown_post_is_a_404(server):
 
 
 def test_a_thousand_idle_pages(server):
-    """1000 open pages on one uvicorn worker, three times: every one hears a like
+    """1000 open pages on one uvicorn worker, five times: every one hears a like
     published once, the server holds under 30 threads while they wait, and
-    once they close no watcher or Redis subscription is left. Memory after the
-    third thousand is within 3% of its level after the second: the first
-    rounds grow the allocator's arenas, which Python keeps (on PostgreSQL the
-    second still grew them by 6% in one run, then stayed flat); a leak would
-    grow every round."""
+    once they close no watcher or Redis subscription is left. After the first
+    thousand, memory grows by more than 2% in at most one round: the allocator
+    keeps the arenas it grows, and it grows them in one step of 4-7% at a
+    round it cannot be told (seen at the second, third and fifth); a leak
+    would grow every round."""
     url, process, redis = server
 
     async def round_of_pages():
@@ -166,10 +167,11 @@ def test_a_thousand_idle_pages(server):
         return group_usage(process.pid)[0]
 
     rss = [group_usage(process.pid)[0]]
-    for _ in range(3):
+    for _ in range(5):
         rss.append(asyncio.run(round_of_pages()))
     print(f"\nRSS before and after each thousand pages, MiB: {rss}")
-    assert rss[3] < rss[2] * 1.03
+    grew = [after / before for before, after in itertools.pairwise(rss[1:])]
+    assert sum(growth > 1.02 for growth in grew) <= 1, grew
 
 
 def test_a_like_crosses_processes_through_redis(redis):
