@@ -21,7 +21,7 @@ import httpx2
 from tests.support.servers import BASE_DIR, PRODUCTION_ENV, serve
 
 from . import load
-from .orm_figures import accounts, background, connections, orm_pitfalls
+from .orm_figures import accounts, background, connections, orm_pitfalls, testing
 from .pitfall_figures import fail_fast, naive_fan_out, pitfalls
 
 OUT = BASE_DIR / "docs" / "figures"
@@ -167,7 +167,7 @@ def main(argv=None):
     parser.add_argument(
         "--only",
         help="one section: flood, aggregator, naive-fan-out, fail-fast, pitfalls,"
-        " orm-pitfalls, connections, accounts, background,"
+        " orm-pitfalls, connections, accounts, background, testing,"
         " wsgi-fan-out, blog-reads, redis-cache, through-nginx",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="default: docs/figures")
@@ -188,6 +188,7 @@ def main(argv=None):
         ("connections", connections),
         ("accounts", accounts),
         ("background", background),
+        ("testing", testing),
         ("wsgi-fan-out", wsgi_fan_out),
         (f"blog-reads-{database()}", blog_reads),
         ("redis-cache", redis_cache),

@@ -15,32 +15,25 @@ from . import load
 
 def orm_pitfalls():
     """Three 0.5 s queries gathered in one async view, against three requests
-    of one such query sent at once, on one uvicorn worker: on SQLite (the
+    of one such query sent at once, and three sent to threads of their own in
+    one view, on one uvicorn worker: on SQLite (the
     project's file) and on a PostgreSQL of its own, migrated and seeded; then
     a post served with its author left lazy, and with select_related."""
 
     from deploy.cluster import prepare_database
-    from deploy.services import Postgres, need_debian_packages
-    from tests.support.servers import free_port
+    from deploy.services import own_postgres
 
-    need_debian_packages()
     lines = []
-    with tempfile.TemporaryDirectory() as directory:
-        os.chmod(directory, 0o755)  # postgres must reach its folder inside
-        postgres = Postgres(Path(directory) / "pg", free_port())
-        postgres.start()
-        try:
-            for name, env in [
-                ("SQLite", {}),
-                ("PostgreSQL", {"DATABASE_URL": postgres.url}),
-            ]:
-                if env:
-                    prepare_database(env)
-                with serve("uvicorn", "--no-access-log", env=env) as url:
-                    lines += gathered_against_separate(name, url)
-                    lines += lazy_relation(name, url)
-        finally:
-            postgres.stop()
+    with own_postgres() as postgres:
+        for name, env in [
+            ("SQLite", {}),
+            ("PostgreSQL", {"DATABASE_URL": postgres.url}),
+        ]:
+            if env:
+                prepare_database(env)
+            with serve("uvicorn", "--no-access-log", env=env) as url:
+                lines += gathered_against_separate(name, url)
+                lines += lazy_relation(name, url)
     return lines
 
 
@@ -50,11 +43,14 @@ def gathered_against_separate(name, url):
     gathered = httpx2.get(f"{pitfalls}/gathered-queries/?seconds=0.5", timeout=10)
     body = gathered.json()
     outcome = load.run(f"{pitfalls}/one-query/?seconds=0.5", concurrency=3, requests=3)
+    apart = httpx2.get(f"{pitfalls}/queries-apart/?seconds=0.5", timeout=10).json()
     return [
         f"{name}: 3 queries gathered in one view: elapsed {body['elapsed']:.2f} s,"
         f" on {len(body['threads'])} thread",
         f"{name}: 3 requests of one query, at once: all answered after"
         f" {outcome.elapsed:.2f} s, {outcome.failed} failed",
+        f"{name}: 3 queries on threads of their own in one view: elapsed"
+        f" {apart['elapsed']:.2f} s, on {len(apart['threads'])} threads",
     ]
 
 
@@ -75,38 +71,28 @@ def connections():
     shipped. The answers, and pg_stat_activity's count of the app's
     connections at the peak and 2 s after."""
     from deploy.cluster import prepare_database
-    from deploy.services import Postgres, need_debian_packages
+    from deploy.services import own_postgres
     from tests.support.connections import burst
-    from tests.support.servers import free_port
 
-    need_debian_packages()
     lines = []
-    with tempfile.TemporaryDirectory() as directory:
-        os.chmod(directory, 0o755)  # postgres must reach its folder inside
-        postgres = Postgres(Path(directory) / "pg", free_port())
-        postgres.start()
-        try:
-            prepare_database({"DATABASE_URL": postgres.url})
-            no_pool = "tests.support.no_pool_settings"
-            for label, env in [
-                ("the pool (this project)", {}),
-                ("CONN_MAX_AGE=60, no pool, lean", {"DJANGO_SETTINGS_MODULE": no_pool}),
-                (
-                    "CONN_MAX_AGE=60, no pool, Django as shipped",
-                    {"DJANGO_SETTINGS_MODULE": no_pool, "DJANGO_STOCK": "1"},
-                ),
-            ]:
-                env = {"DATABASE_URL": postgres.url, **env}
-                statuses, peak, after = burst(postgres, env)
-                answered = {
-                    code: statuses.count(code) for code in sorted(set(statuses))
-                }
-                lines.append(
-                    f"{label}: answers {answered}; connections at the peak {peak},"
-                    f" 2 s after {after}"
-                )
-        finally:
-            postgres.stop()
+    with own_postgres() as postgres:
+        prepare_database({"DATABASE_URL": postgres.url})
+        no_pool = "tests.support.no_pool_settings"
+        for label, env in [
+            ("the pool (this project)", {}),
+            ("CONN_MAX_AGE=60, no pool, lean", {"DJANGO_SETTINGS_MODULE": no_pool}),
+            (
+                "CONN_MAX_AGE=60, no pool, Django as shipped",
+                {"DJANGO_SETTINGS_MODULE": no_pool, "DJANGO_STOCK": "1"},
+            ),
+        ]:
+            env = {"DATABASE_URL": postgres.url, **env}
+            statuses, peak, after = burst(postgres, env)
+            answered = {code: statuses.count(code) for code in sorted(set(statuses))}
+            lines.append(
+                f"{label}: answers {answered}; connections at the peak {peak},"
+                f" 2 s after {after}"
+            )
     return lines
 
 
@@ -223,4 +209,35 @@ def background():
             f"worker killed -9 mid-task, then another worker: tasks"
             f" {[status for status, _ in bg.task_rows(path)]}"
         )
+    return lines
+
+
+def testing():
+    """tests/test_testing.py run on SQLite (an in-memory test database) and on
+    a PostgreSQL of its own: what a pitfalls view answered inside each kind of
+    test, and the module's result."""
+    import subprocess
+    import sys
+
+    from deploy.services import own_postgres
+    from tests.support.servers import BASE_DIR
+
+    lines = []
+    with own_postgres() as postgres:
+        for name, url in [("SQLite", None), ("PostgreSQL", postgres.url)]:
+            env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+            if url:
+                env["DATABASE_URL"] = url
+            run = subprocess.run(
+                [sys.executable, "-m", "pytest", "tests/test_testing.py", "-s", "-q"],
+                cwd=BASE_DIR,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+            out = run.stdout.splitlines()
+            lines += [
+                f"{name}: {x[len('FIGURE ') :]}" for x in out if x.startswith("FIGURE ")
+            ]
+            lines.append(f"{name}: {out[-1].strip('= ')}")
     return lines

@@ -1,10 +1,13 @@
-"""The ORM in async views: the pitfall of gathering queries, beside the fix.
+"""The ORM in async views: the pitfall of gathering queries, beside the fixes.
 
 Every async ORM call is the sync call run with sync_to_async, which is
 thread-sensitive: all such calls of one request go to that request's one
 thread. So asyncio.gather of three queries in one view only queues them on
 that thread, one after another. Three requests of one query each do run at
-once, each on its own thread and its own connection.
+once, each on its own thread and its own connection. So do queries sent to
+threads of their own (thread_sensitive=False), at a cost: each is outside
+the request's connection and any transaction it holds, which is also why a
+TestCase cannot test them (tests/test_testing.py).
 """
 
 import asyncio
@@ -18,17 +21,32 @@ from django.http import JsonResponse
 from common.forms import invalid_query
 
 from .forms import PauseForm
+from .models import Post
 
 # A query that takes `seconds` in the database and touches no table: on
 # SQLite, sleep() is the function blog/apps.py registers on each connection.
 PAUSE = {"postgresql": "SELECT 1 FROM pg_sleep(%s)", "sqlite": "SELECT sleep(%s)"}
 
 
-@sync_to_async  # thread-sensitive, as QuerySet.aget() and every async ORM call is
-def pause(seconds):
+def pause_and_count(seconds):
+    """The slow query, then a count of the posts this thread's connection sees."""
     with connection.cursor() as cursor:
         cursor.execute(PAUSE[connection.vendor], [seconds])
-    return threading.current_thread().name
+    return threading.current_thread().name, Post.objects.count()
+
+
+# Thread-sensitive, as QuerySet.aget() and every async ORM call is.
+pause = sync_to_async(pause_and_count)
+
+
+@sync_to_async(thread_sensitive=False)
+def pause_apart(seconds):
+    """On a thread of the loop's executor, with a connection of that thread's
+    own: no request's clean-up closes it, so it is closed here."""
+    try:
+        return pause_and_count(seconds)
+    finally:
+        connection.close()
 
 
 async def gathered_queries(request):
@@ -38,8 +56,20 @@ async def gathered_queries(request):
     if not form.is_valid():
         return invalid_query(form)
     seconds = form.cleaned_data["seconds"]
-    threads = await asyncio.gather(*(pause(seconds) for _ in range(3)))
-    return paused(started, seconds, threads)
+    answers = await asyncio.gather(*(pause(seconds) for _ in range(3)))
+    return paused(started, seconds, answers)
+
+
+async def queries_apart(request):
+    """Three queries at once in one view, each on a thread and a connection
+    of its own: as fast as one, and outside the request's transaction."""
+    started = time.monotonic()
+    form = PauseForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    seconds = form.cleaned_data["seconds"]
+    answers = await asyncio.gather(*(pause_apart(seconds) for _ in range(3)))
+    return paused(started, seconds, answers)
 
 
 async def one_query(request):
@@ -53,12 +83,14 @@ async def one_query(request):
     return paused(started, seconds, [await pause(seconds)])
 
 
-def paused(started, seconds, threads):
+def paused(started, seconds, answers):
+    threads, counts = zip(*answers, strict=True)
     return JsonResponse(
         {
-            "queries": len(threads),
+            "queries": len(answers),
             "seconds": seconds,
             "threads": sorted(set(threads)),
+            "posts_seen": list(counts),
             "elapsed": round(time.monotonic() - started, 3),
         }
     )

@@ -19,6 +19,12 @@ urlpatterns = [
     ),
     # ex: /blog/pitfalls/one-query/?seconds=0.5
     path("pitfalls/one-query/", pitfalls.one_query, name="pitfall_one_query"),
+    # ex: /blog/pitfalls/queries-apart/?seconds=0.5
+    path(
+        "pitfalls/queries-apart/",
+        pitfalls.queries_apart,
+        name="pitfall_queries_apart",
+    ),
     # ex: /blog/login/?next=/blog/drafts/
     path("login/", accounts.login, name="login"),
     # ex: POST /blog/logout/

@@ -7,6 +7,7 @@ import contextlib
 import os
 import pwd
 import subprocess
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,20 @@ class Postgres:
         return int(
             self.psql("SELECT count(*) FROM pg_stat_activity WHERE datname = 'app'")
         )
+
+
+@contextlib.contextmanager
+def own_postgres():
+    """A PostgreSQL of its own in a temporary folder, for as long as the block."""
+    need_debian_packages()
+    with tempfile.TemporaryDirectory() as directory:
+        os.chmod(directory, 0o755)  # postgres must reach its folder inside
+        postgres = Postgres(Path(directory) / "pg", free_port())
+        postgres.start()
+        try:
+            yield postgres
+        finally:
+            postgres.stop()
 
 
 class Redis:

@@ -64,7 +64,8 @@ async def at_once(url, path, count):
 def test_gathered_queries_run_one_after_another(server_database):
     """Three 0.5 s queries gathered in one async view take at least 1.4 s, all
     on the request's one thread; three requests of one such query each, sent
-    at once, take under 0.8 s in all, each on a thread of its own."""
+    at once, take under 0.8 s in all, each on a thread of its own; and so do
+    three sent to threads of their own in one view."""
     with serve("uvicorn", env=server_database) as url:
         asyncio.run(at_once(url, "/blog/pitfalls/one-query/?seconds=0", 3))  # warm
         [gathered], _ = asyncio.run(
@@ -73,8 +74,17 @@ def test_gathered_queries_run_one_after_another(server_database):
         separate, took = asyncio.run(
             at_once(url, "/blog/pitfalls/one-query/?seconds=0.5", 3)
         )
+        [apart], _ = asyncio.run(
+            at_once(url, "/blog/pitfalls/queries-apart/?seconds=0.5", 1)
+        )
     assert gathered["queries"] == 3
     assert 1.4 <= gathered["elapsed"] < 2.2, gathered
     assert len(gathered["threads"]) == 1
     assert took < 0.8, took
     assert len({answer["threads"][0] for answer in separate}) == 3
+    assert apart["queries"] == 3
+    assert 0.5 <= apart["elapsed"] < 0.8, apart
+    assert len(apart["threads"]) == 3
+    # Outside a test's transaction, every connection sees the same posts.
+    assert apart["posts_seen"] == gathered["posts_seen"]
+    assert len(set(apart["posts_seen"])) == 1 and apart["posts_seen"][0] > 0

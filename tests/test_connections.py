@@ -3,15 +3,12 @@
 It brings its own PostgreSQL, so it runs in the SQLite pass."""
 
 import os
-import tempfile
-from pathlib import Path
 
 import pytest
 
 from deploy.cluster import prepare_database
-from deploy.services import Postgres
+from deploy.services import own_postgres
 from tests.support.connections import burst
-from tests.support.servers import free_port
 
 pytestmark = [
     pytest.mark.slow,
@@ -26,15 +23,9 @@ NO_POOL = {"DJANGO_SETTINGS_MODULE": "tests.support.no_pool_settings"}
 
 @pytest.fixture(scope="module")
 def postgres():
-    with tempfile.TemporaryDirectory() as directory:
-        os.chmod(directory, 0o755)  # postgres must reach its folder inside
-        server = Postgres(Path(directory) / "pg", free_port())
-        server.start()
-        try:
-            prepare_database({"DATABASE_URL": server.url})
-            yield server
-        finally:
-            server.stop()
+    with own_postgres() as server:
+        prepare_database({"DATABASE_URL": server.url})
+        yield server
 
 
 def test_the_pool_answers_every_request_on_its_twenty_connections(postgres):

@@ -6,16 +6,14 @@ clean. The test brings its own PostgreSQL, so it runs in the SQLite pass."""
 import asyncio
 import contextlib
 import os
-import tempfile
 import time
-from pathlib import Path
 
 import httpx2
 import pytest
 
 from deploy.cluster import prepare_database
-from deploy.services import Postgres
-from tests.support.servers import free_port, output, serve_process
+from deploy.services import own_postgres
+from tests.support.servers import output, serve_process
 
 pytestmark = [
     pytest.mark.slow,
@@ -29,22 +27,16 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def site():
     """uvicorn with DEBUG on (queries recorded), on a PostgreSQL of its own."""
-    with tempfile.TemporaryDirectory() as directory:
-        os.chmod(directory, 0o755)  # postgres must reach its folder inside
-        postgres = Postgres(Path(directory) / "pg", free_port())
-        postgres.start()
-        try:
-            env = {
-                "DATABASE_URL": postgres.url,
-                "DATABASE_POOL_TIMEOUT": "1",
-                "DJANGO_DEBUG": "1",
-                "DJANGO_SETTINGS_MODULE": "tests.probe_settings",
-            }
-            prepare_database(env)
-            with serve_process("uvicorn", env=env) as (url, process):
-                yield url, process, postgres
-        finally:
-            postgres.stop()
+    with own_postgres() as postgres:
+        env = {
+            "DATABASE_URL": postgres.url,
+            "DATABASE_POOL_TIMEOUT": "1",
+            "DJANGO_DEBUG": "1",
+            "DJANGO_SETTINGS_MODULE": "tests.probe_settings",
+        }
+        prepare_database(env)
+        with serve_process("uvicorn", env=env) as (url, process):
+            yield url, process, postgres
 
 
 def assert_unavailable(response):

@@ -152,15 +152,16 @@ def test_the_blocking_pitfall_draws_a_staircase(page, lab_url):
 
 
 def test_the_fan_out_trio(page, lab_url):
-    """fan-out, n=4, delay=1: the sync loop's slowest request at least 4 times
-    the async one's; the thread pool about as quick as async."""
+    """fan-out, n=4, delay=1: the sync loop's slowest request takes the four
+    calls in a row, at least 4 s; the async one and the thread pool's take
+    about one call's time, under 2.5 s."""
     open_run(page, lab_url, "experiment=fan-out&n=4&delay=1")
     slowest = {
         lane: lane_figure(page, lane, "slowest-ms")
         for lane in ("async", "sync", "threads")
     }
     assert slowest["async"] < 2500
-    assert slowest["sync"] >= 4 * slowest["async"]
+    assert slowest["sync"] >= 4000
     assert slowest["sync"] < 8000
     assert slowest["threads"] < 2500
     for lane in slowest:

@@ -40,6 +40,7 @@ class IndexTests(SimpleTestCase):
             "blog:post_search",
             "blog:pitfall_gathered_queries",
             "blog:pitfall_one_query",
+            "blog:pitfall_queries_apart",
             "blog:drafts",
             "blog:pitfall_request_user",
             "blog:whoami",
