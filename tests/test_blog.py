@@ -9,7 +9,7 @@ from django.core.exceptions import SynchronousOnlyOperation
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import F
-from django.test import TestCase, TransactionTestCase
+from django.test import SimpleTestCase, TestCase, TransactionTestCase
 from django.urls import reverse
 from django.utils.text import slugify
 
@@ -338,3 +338,19 @@ class OrmPitfallTests(BlogTestCase):
             await self.async_client.get(
                 reverse("blog:post_detail_async", args=[self.post.pk])
             )
+
+
+class PauseInputTests(SimpleTestCase):
+    async def test_a_bad_pause_is_a_400_naming_what_is_allowed(self):
+        """Each slow-query view answers a missing, non-numeric or too long
+        `seconds` with 400 JSON that says 0 to 1 is allowed, before any query."""
+        for name in ("gathered_queries", "one_query", "queries_apart"):
+            for query in ("", "?seconds=abc", "?seconds=5", "?seconds=-1"):
+                with self.subTest(name=name, query=query):
+                    url = reverse(f"blog:pitfall_{name}") + query
+                    response = await self.async_client.get(url)
+                    self.assertEqual(response.status_code, 400)
+                    field = response.json()["fields"]["seconds"]
+                    self.assertEqual(
+                        field["allowed"], "seconds each query waits, 0 to 1"
+                    )
