@@ -236,8 +236,7 @@ def testing():
                 text=True,
             )
             out = run.stdout.splitlines()
-            lines += [
-                f"{name}: {x[len('FIGURE ') :]}" for x in out if x.startswith("FIGURE ")
-            ]
-            lines.append(f"{name}: {out[-1].strip('= ')}")
+            figure = [line for line in out if line.startswith("FIGURE ")]
+            lines += [f"{name}: {line.removeprefix('FIGURE ')}" for line in figure]
+            lines.append(f"{name}: {out[-1].strip('= ')}")  # "9 passed in ..."
     return lines

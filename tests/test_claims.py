@@ -4,11 +4,13 @@ chapter to revisit (docs/pitfalls.md, "What these lessons rely on")."""
 
 import asyncio
 import inspect
+import os
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
-from asgiref.sync import ThreadSensitiveContext
+from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.test import SimpleTestCase, TestCase
@@ -88,6 +90,20 @@ class OrmClaimTests(TestCase):
                 )
         self.assertEqual(counts, [1, 1, 1])
         self.assertEqual(len(threads), 1, REVISIT)
+
+    async def test_calls_that_are_not_thread_sensitive_share_the_loop_executor(self):
+        """sync_to_async(thread_sensitive=False) runs on the running loop's
+        default executor, one the whole process shares, of at most
+        min(32, CPUs + 4) threads (blog/pitfalls.py's queries_apart)."""
+        loop = asyncio.get_running_loop()
+        loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="shared"))
+        name = sync_to_async(
+            lambda: threading.current_thread().name, thread_sensitive=False
+        )
+        self.assertTrue((await name()).startswith("shared"), REVISIT)
+        default = ThreadPoolExecutor()
+        self.assertEqual(default._max_workers, min(32, os.cpu_count() + 4), REVISIT)
+        default.shutdown()
 
 
 class AsyncioClaimTests(SimpleTestCase):
