@@ -5,13 +5,14 @@ import asyncio
 from datetime import datetime
 from typing import Annotated
 
+from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.core.paginator import AsyncPaginator, InvalidPage
 from django.db.models import F
 from django.tasks.exceptions import TaskResultDoesNotExist
-from django_tasks_db.models import DBTaskResult
 from ninja import Field, Path, Query, Router, Schema
 from ninja.errors import HttpError
-from ninja.security import SessionAuth
+from ninja.security import APIKeyCookie, SessionAuth
 from pydantic import ValidationError
 
 from . import live, tasks
@@ -58,7 +59,7 @@ async def lazy_author(request, post_id: PostId):
     author.name. Serializing it in async code runs a hidden sync query, which
     raises; this answers with what was raised. get_post is the fix."""
     try:
-        post = await Post.objects.aget(pk=post_id)
+        post = await Post.objects.visible_to(await request.auser()).aget(pk=post_id)
     except Post.DoesNotExist as exc:
         raise HttpError(404, f"No post with id {post_id}.") from exc
     try:
@@ -74,11 +75,25 @@ async def lazy_author(request, post_id: PostId):
 class AsyncSessionAuth(SessionAuth):
     """Django's session login, for async operations: the user is awaited with
     auser(). ninja's own django_auth works here too, but reads request.user
-    in a thread (sync_to_async), a hop per request."""
+    in a thread (sync_to_async), a hop per request. As a cookie auth it checks
+    CSRF on writes, as django_auth does."""
 
     async def authenticate(self, request, key):
         user = await request.auser()
         return user if user.is_authenticated else None
+
+
+class FromThisSite(APIKeyCookie):
+    """Anyone, logged in or not, from this site's own pages: Django's CSRF
+    check (the csrftoken cookie's value sent back in an X-CSRFToken header,
+    and no foreign Origin), which a page on another site cannot pass with a
+    visitor's cookies. ninja runs the check in every cookie auth; this one
+    asks for no login. request.auth is the user, anonymous or not."""
+
+    param_name = settings.CSRF_COOKIE_NAME
+
+    async def authenticate(self, request, key):
+        return await request.auser()
 
 
 @router.get("/drafts", response=list[PostOut], auth=AsyncSessionAuth())
@@ -108,18 +123,21 @@ async def list_posts(request, query: Query[PageQuery]):
 
 @router.get("/{post_id}", response=PostOut)
 async def get_post(request, post_id: PostId):
-    """One post, fetched with `aget` (the guide's example, on the async ORM)."""
+    """One post, fetched with `aget` (the guide's example, on the async ORM);
+    a draft only for its author."""
+    posts = Post.objects.visible_to(await request.auser()).with_author()
     try:
-        return await Post.objects.with_author().aget(pk=post_id)
+        return await posts.aget(pk=post_id)
     except Post.DoesNotExist as exc:
         raise HttpError(404, f"No post with id {post_id}.") from exc
 
 
-@router.post("/{post_id}/like", response=Likes)
+@router.post("/{post_id}/like", response=Likes, auth=FromThisSite())
 async def like_post(request, post_id: PostId):
     """Add a like with one UPDATE ... SET likes = likes + 1: the database does the
-    arithmetic, so concurrent likes are never lost (a read-modify-write would)."""
-    posts = Post.objects.filter(pk=post_id)
+    arithmetic, so concurrent likes are never lost (a read-modify-write would).
+    Anyone may like a post they can read, from this site's pages (CSRF)."""
+    posts = Post.objects.visible_to(request.auth).filter(pk=post_id)
     if not await posts.aupdate(likes=F("likes") + 1):
         raise HttpError(404, f"No post with id {post_id}.")
     likes = await posts.values_list("likes", flat=True).aget()
@@ -134,21 +152,23 @@ class Enqueued(Schema):
     status: str
 
 
-async def author_of(post_id):
-    posts = Post.objects.filter(pk=post_id).values_list("author_id", flat=True)
+async def author_of(user, post_id):
+    posts = Post.objects.visible_to(user).filter(pk=post_id)
+    posts = posts.values_list("author_id", flat=True)
     if (author_id := await posts.afirst()) is None:
         raise HttpError(404, f"No post with id {post_id}.")
     return author_id
 
 
-@router.post("/{post_id}/recount", response={202: Enqueued})
+@router.post("/{post_id}/recount", response={202: Enqueued}, auth=AsyncSessionAuth())
 async def recount(request, post_id: PostId):
     """Recount the author's published posts after the response: enqueued,
-    the task is a database row before this answers, for the worker to run."""
-    author_id = await author_of(post_id)
-    if await DBTaskResult.objects.ready().acount() >= tasks.MAX_WAITING:
+    the task is a database row before this answers, for the worker to run.
+    For logged-in users, from this site's pages (CSRF)."""
+    author_id = await author_of(request.auth, post_id)
+    result = await sync_to_async(tasks.enqueue_recount)(author_id)
+    if result is None:
         raise HttpError(429, f"{tasks.MAX_WAITING} tasks already wait: try later.")
-    result = await tasks.recount_author.aenqueue(author_id)
     return 202, {"task": str(result.id), "status": result.status}
 
 
@@ -165,14 +185,18 @@ async def task_status(request, task_id: Annotated[str, Path(max_length=64)]):
 _fired = set()  # what the pitfall's tasks would need to survive collection
 
 
-@router.post("/pitfalls/fire-and-forget/{post_id}", response={202: Enqueued})
+@router.post(
+    "/pitfalls/fire-and-forget/{post_id}",
+    response={202: Enqueued},
+    auth=AsyncSessionAuth(),
+)
 async def fire_and_forget(request, post_id: PostId):
     """PITFALL: the same work in asyncio.create_task, after 2 s (work that
     takes a while). It runs in this process only: a deploy, a crash or a
     restart in those 2 s loses it, and no one knows. On the lean handler it
     fails even so: its sync call comes after the request's thread context
     has ended (docs/orm.md)."""
-    author_id = await author_of(post_id)
+    author_id = await author_of(request.auth, post_id)
     if len(_fired) >= tasks.MAX_WAITING:
         raise HttpError(429, f"{tasks.MAX_WAITING} tasks already wait: try later.")
 

@@ -27,6 +27,18 @@ class PostQuerySet(models.QuerySet):
     def published(self):
         return self.filter(published__isnull=False)
 
+    def visible_to(self, user):
+        """What `user` may read: published posts, and drafts to their author
+        (the user whose username is the author's name) and to staff, who see
+        them in the admin anyway. Anyone else gets a 404 for a draft, as if
+        it did not exist."""
+        if user.is_staff:
+            return self.all()
+        if user.is_authenticated:
+            mine = models.Q(author__name=user.get_username())
+            return self.filter(mine | models.Q(published__isnull=False))
+        return self.published()
+
     def search(self, q):
         """Published posts matching `q`: full-text search on PostgreSQL, a plain
         case-insensitive match elsewhere (SQLite has no search ranking built in)."""
@@ -72,6 +84,12 @@ class Post(models.Model):
 
     def get_absolute_url(self):
         return reverse("blog:post_detail_async", args=[self.pk])
+
+    def may_be_published_by(self, user):
+        """Only its author, or staff, publishes a post."""
+        return user.is_staff or (
+            user.is_authenticated and self.author.name == user.get_username()
+        )
 
     @transaction.atomic
     def publish(self):

@@ -3,10 +3,13 @@ call sync ORM code from async views."""
 
 import asyncio
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.core.cache import cache
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import AsyncPaginator, InvalidPage, Paginator
 from django.db import connection
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
@@ -61,27 +64,32 @@ async def post_list_async(request):
 
 
 def post_detail_sync(request, post_id):
-    """One post and its author in one query, with get_object_or_404."""
-    post = get_object_or_404(Post.objects.with_author(), pk=post_id)
+    """One post and its author in one query, with get_object_or_404; a draft
+    is found only for its author (Post.objects.visible_to)."""
+    posts = Post.objects.visible_to(request.user).with_author()
+    post = get_object_or_404(posts, pk=post_id)
     return render(request, "blog/post_detail.html", {"post": post, "view": "sync"})
 
 
 async def post_detail_async(request, post_id):
     """The async twin: aget_object_or_404. with_author() matters more here:
-    touching post.author later would be a sync query, which raises."""
-    post = await aget_object_or_404(Post.objects.with_author(), pk=post_id)
+    touching post.author later would be a sync query, which raises. The
+    user comes from `await request.auser()`: request.user would raise here."""
+    user = await request.auser()
+    posts = Post.objects.visible_to(user).with_author()
+    post = await aget_object_or_404(posts, pk=post_id)
     return render(request, "blog/post_detail.html", {"post": post, "view": "async"})
 
 
 @sync_to_async
-def get_post(post_id):
-    return get_object_or_404(Post.objects.with_author(), pk=post_id)
+def get_post(user, post_id):
+    return get_object_or_404(Post.objects.visible_to(user).with_author(), pk=post_id)
 
 
 async def post_detail_decorated(request, post_id):
     """Sync ORM code in a function decorated with @sync_to_async: the way to reuse
     sync helpers, or code with no async API yet, from an async view."""
-    post = await get_post(post_id)
+    post = await get_post(await request.auser(), post_id)
     return render(
         request, "blog/post_detail.html", {"post": post, "view": "@sync_to_async"}
     )
@@ -89,7 +97,7 @@ async def post_detail_decorated(request, post_id):
 
 async def post_detail_inline(request, post_id):
     """The same, with sync_to_async wrapped around one call inline."""
-    queryset = Post.objects.with_author()
+    queryset = Post.objects.visible_to(await request.auser()).with_author()
     post = await sync_to_async(get_object_or_404)(queryset, pk=post_id)
     return render(
         request, "blog/post_detail.html", {"post": post, "view": "sync_to_async()"}
@@ -121,8 +129,15 @@ async def post_search(request):
 @require_POST
 async def post_publish(request, post_id):
     """Publish a draft: two writes in one transaction, run as a sync function
-    (Post.publish) through sync_to_async."""
-    post = await aget_object_or_404(Post, pk=post_id)
+    (Post.publish) through sync_to_async. Only its author or staff may: an
+    anonymous visitor is sent to log in, anyone else finds no such draft."""
+    user = await request.auser()
+    if not user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    posts = Post.objects.visible_to(user).with_author()
+    post = await aget_object_or_404(posts, pk=post_id)
+    if not post.may_be_published_by(user):
+        raise PermissionDenied("Only its author publishes a post.")
     await sync_to_async(post.publish)()
     return redirect(post)
 
@@ -137,7 +152,7 @@ async def post_events(request, post_id):
     it waits. A browser that reconnects sends Last-Event-ID (the count it last
     saw) and gets the new count at once.
     """
-    if await read_likes(post_id) is None:
+    if await read_likes(post_id, request) is None:
         raise Http404(f"No post with id {post_id}.")
     try:
         await live.broadcast().check()
@@ -155,18 +170,28 @@ async def post_events(request, post_id):
     )
 
 
-@sync_to_async(thread_sensitive=False)
-def read_likes(post_id):
-    """The post's like count, or None when there is no such post.
+# The live pages' reads, on threads of their own: a burst of other views
+# that queue work on the loop's default executor cannot delay a first event.
+LIVE_READS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="live-likes")
+
+
+@sync_to_async(thread_sensitive=False, executor=LIVE_READS)
+def read_likes(post_id, request=None):
+    """The post's like count, or None when there is no such post (or, given
+    the request, none its user may read: a draft is its author's).
 
     Not on the request's own thread: on this project's ASGI handler a request
     keeps the thread of its first sync call until its response ends, which for
     a stream open for hours would be a thread per open page. This read runs
-    on the event loop's small default pool instead, and gives its database
-    connection back at once, so an open page holds neither.
+    on LIVE_READS instead, and gives its database connection back at once, so
+    an open page holds neither. request.user is safe to touch here: this is
+    not the event loop's thread.
     """
     try:
-        return Post.objects.filter(pk=post_id).values_list("likes", flat=True).first()
+        posts = (
+            Post.objects if request is None else Post.objects.visible_to(request.user)
+        )
+        return posts.filter(pk=post_id).values_list("likes", flat=True).first()
     finally:
         connection.close()
 

@@ -9,6 +9,7 @@ from django.core.exceptions import SynchronousOnlyOperation
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import F
+from django.contrib.auth.models import User
 from django.test import SimpleTestCase, TestCase, TransactionTestCase
 from django.urls import reverse
 from django.utils.text import slugify
@@ -266,6 +267,16 @@ class SearchTests(BlogTestCase):
 
 
 class PublishTests(BlogTestCase):
+    """Publishing as the draft's author (tests/test_permissions.py: as anyone else)."""
+
+    @classmethod
+    def setUpTestData(cls):
+        super().setUpTestData()
+        cls.grace = User.objects.create_user("Grace")
+
+    def setUp(self):
+        self.async_client.force_login(self.grace)
+
     async def test_publish_updates_post_and_author_together(self):
         """Publishing a draft sets its date and counts it for its author, once."""
         draft = await Post.objects.with_author().aget(pk=self.draft.pk)

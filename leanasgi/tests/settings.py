@@ -46,6 +46,9 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LEANASGI_IDLE_THREADS = 16
+# The cap's tests serve with a small one (tests/test_cap.py).
+LEANASGI_MAX_THREADS = int(os.environ.get("LEANASGI_MAX_THREADS", 100))
+LEANASGI_THREAD_WAIT = float(os.environ.get("LEANASGI_THREAD_WAIT", 30))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

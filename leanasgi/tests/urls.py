@@ -14,4 +14,5 @@ urlpatterns = [
     path("file/closed-by", views.file_closed_by),  # /file/closed-by?id=7
     path("finish-raises", views.finish_raises),
     path("signals", views.signals),
+    path("stats", views.stats),
 ]

@@ -151,3 +151,9 @@ def raise_if_asked(**kwargs):
 
 def signals(request):
     return JsonResponse(signal_counts)
+
+
+async def stats(request):
+    import leanasgi
+
+    return JsonResponse(leanasgi.stats())

@@ -10,9 +10,11 @@ from .application import (
     on_stop,
     stats,
 )
+from .handler import ThreadsBusy
 
 __all__ = [
     "Application",
+    "ThreadsBusy",
     "get_asgi_application",
     "is_stopping",
     "mark_serving_loop",

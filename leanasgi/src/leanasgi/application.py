@@ -30,6 +30,11 @@ from .handler import LeanASGIHandler
 
 logger = logging.getLogger(__name__)
 
+# Threads lent to requests at once, per process, and how long a request waits
+# for one past that: LEANASGI_MAX_THREADS and LEANASGI_THREAD_WAIT (README.md).
+MAX_THREADS = 100
+THREAD_WAIT = 30.0
+
 _shutdown = []
 _on_stop = []
 _stopping = False
@@ -47,7 +52,11 @@ def get_asgi_application(*, wrap=None, lean=True):
     """
     django.setup(set_prefix=False)
     if lean:
-        handler = LeanASGIHandler(getattr(settings, "LEANASGI_IDLE_THREADS", 16))
+        handler = LeanASGIHandler(
+            idle_threads=getattr(settings, "LEANASGI_IDLE_THREADS", 16),
+            max_threads=getattr(settings, "LEANASGI_MAX_THREADS", MAX_THREADS),
+            wait=getattr(settings, "LEANASGI_THREAD_WAIT", THREAD_WAIT),
+        )
         _handlers.append(handler)
     else:
         handler = ASGIHandler()
@@ -127,12 +136,21 @@ def on_serving_loop():
 
 
 def stats():
-    """Requests in flight (None where no Application serves) and threads."""
+    """Requests in flight (None where no Application serves), the process's
+    threads, and the lean handler's: lent, idle, and requests waiting for one."""
+    pools = [handler.threads for handler in _handlers]
     return {
         "in_flight": _in_flight if _serving_loops else None,
         "threads": process_threads(),
-        "lent_threads": sum(h.threads.lent for h in _handlers),
-        "idle_threads": sum(h.threads.idle for h in _handlers),
+        "lent_threads": sum(pool.lent for pool in pools),
+        "idle_threads": sum(pool.idle for pool in pools),
+        "max_threads": sum(pool.cap or 0 for pool in pools) or None,
+        "waiting_for_thread": sum(pool.waiting for pool in pools),
+        "waited_for_thread": sum(pool.waited for pool in pools),
+        "longest_thread_wait": round(
+            max((p.longest_wait for p in pools), default=0), 3
+        ),
+        "thread_wait_timeouts": sum(pool.timed_out for pool in pools),
     }
 
 

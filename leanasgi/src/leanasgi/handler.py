@@ -15,17 +15,21 @@ the end. One rule follows for every request:
   it left nothing on any thread to clean.
 """
 
+import asyncio
+import contextlib
 import contextvars
 import itertools
 import logging
 import threading
+import time
 from collections import deque
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core import signals
 from django.core.handlers.asgi import ASGIHandler
 from django.db import close_old_connections, reset_queries
+from django.http import JsonResponse
 
 logger = logging.getLogger(__name__)
 _names = itertools.count(1)
@@ -56,24 +60,51 @@ class OneThread(ThreadPoolExecutor):
         return self._unfinished > 0
 
 
-class IdleThreads:
-    """At most `keep` idle executors, each lent to one request at a time."""
+class ThreadsBusy(RuntimeError):
+    """Every thread the handler may lend was lent for longer than the wait."""
 
-    def __init__(self, keep):
+
+class IdleThreads:
+    """At most `keep` idle executors, each lent to one request at a time, and
+    at most `cap` lent at once (None: no cap, as in Django). A request that
+    needs one past the cap waits in line, at most `wait` seconds."""
+
+    def __init__(self, keep, cap=None, wait=30.0):
         self.keep = keep
+        self.cap = cap
+        self.wait = wait
         self.lent = 0
         self._idle = deque()
+        self._line = deque()  # RequestExecutors waiting for a thread, in order
+        self.waited = 0  # requests that have had to wait, since start
+        self.longest_wait = 0.0  # seconds, the longest wait since start
+        self.timed_out = 0  # requests whose wait ran out
 
     @property
     def idle(self):
         return len(self._idle)
 
+    @property
+    def waiting(self):
+        return len(self._line)
+
     def lend(self):
+        """An executor, or None when the cap is reached (then wait_in_line)."""
+        if self.cap is not None and self.lent >= self.cap:
+            return None
         self.lent += 1
         try:
             return self._idle.pop()
         except IndexError:
             return OneThread()
+
+    def wait_in_line(self, request):
+        self.waited += 1
+        self._line.append(request)
+
+    def leave_line(self, request):
+        with contextlib.suppress(ValueError):
+            self._line.remove(request)
 
     def give_back(self, executor, *, clean):
         self.lent -= 1
@@ -86,10 +117,15 @@ class IdleThreads:
             executor.shutdown(wait=False)
         else:
             self._idle.append(executor)
+        while self._line and (thread := self.lend()) is not None:
+            self._line.popleft().take(thread)
 
 
 class RequestExecutor(Executor):
-    """One request's executor: a borrowed thread from its first sync call on."""
+    """One request's executor: a borrowed thread from its first sync call on.
+
+    Every call to it comes from the event loop (asgiref's SyncToAsync submits
+    from there), so it needs no lock."""
 
     def __init__(self, threads, closer):
         self.threads = threads
@@ -97,20 +133,78 @@ class RequestExecutor(Executor):
         self.borrowed = None
         self.sent = False  # the response is sent, or sending it failed
         self.clean = True  # Django's clean-up ran after the last call
+        self._pending = None  # calls made while waiting in line for a thread
+        self.gave_up = False  # its wait ran out: what is left goes to the closer
 
     def submit(self, fn, /, *args, **kwargs):
         if self.borrowed is None:
-            if self.sent:
-                # Only closing is left, and this request ran no sync code.
+            if (self.sent or self.gave_up) and self._pending is None:
+                # Only closing is left, and this request ran no sync code; or
+                # it waited too long already, and only its error answer is left.
                 return self.closer.submit(fn, *args, **kwargs)
-            self.borrowed = self.threads.lend()
+            if self._pending is None:
+                self.borrowed = self.threads.lend()
+            if self.borrowed is None:
+                return self._wait_for_thread(fn, args, kwargs)
         self.clean = False
         return self.borrowed.submit(fn, *args, **kwargs)
 
+    def _wait_for_thread(self, fn, args, kwargs):
+        future = Future()
+        if self._pending is None:
+            self._pending = []
+            self._since = time.monotonic()
+            self.threads.wait_in_line(self)
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_later(self.threads.wait, self._give_up)
+        self._pending.append((future, fn, args, kwargs))
+        return future
+
+    def take(self, thread):
+        """The thread this request waited for: run what it asked for, in order."""
+        waited = time.monotonic() - self._since
+        self.threads.longest_wait = max(self.threads.longest_wait, waited)
+        self._timer.cancel()
+        self.borrowed = thread
+        pending, self._pending = self._pending, None
+        for future, fn, args, kwargs in pending:
+            if future.set_running_or_notify_cancel():
+                self.clean = False
+                _chain(thread.submit(fn, *args, **kwargs), future)
+
+    def _give_up(self):
+        self.threads.leave_line(self)
+        self.threads.timed_out += 1
+        self.gave_up = True
+        pending, self._pending = self._pending or [], None
+        error = ThreadsBusy(
+            f"no request thread came free within {self.threads.wait:g} s"
+            f" ({self.threads.cap} are lent; LEANASGI_MAX_THREADS)"
+        )
+        for future, *_ in pending:
+            if future.set_running_or_notify_cancel():
+                future.set_exception(error)
+
     def release(self):
+        if self._pending is not None:
+            self._timer.cancel()
+            self.threads.leave_line(self)
+            self._pending = None
         if self.borrowed is not None:
             self.threads.give_back(self.borrowed, clean=self.clean)
             self.borrowed = None
+
+
+def _chain(source, target):
+    def copy(done):
+        if done.cancelled():
+            target.cancel()
+        elif (error := done.exception()) is not None:
+            target.set_exception(error)
+        else:
+            target.set_result(done.result())
+
+    source.add_done_callback(copy)
 
 
 def clean_up_thread():
@@ -145,10 +239,10 @@ class LeanASGIHandler(ASGIHandler):
     relies on ``handle()`` calling them in that order; see README.md.
     """
 
-    def __init__(self, idle_threads=16, closing_threads=2):
+    def __init__(self, idle_threads=16, closing_threads=2, max_threads=None, wait=30):
         super().__init__()
         move_connection_cleanup_to_request_end()
-        self.threads = IdleThreads(idle_threads)
+        self.threads = IdleThreads(idle_threads, max_threads, wait)
         self.closer = ThreadPoolExecutor(
             max_workers=closing_threads, thread_name_prefix="response-close"
         )
@@ -184,6 +278,17 @@ class LeanASGIHandler(ASGIHandler):
             # What is left in handle() is closing the response, or sending
             # request_finished when the client left before the view returned.
             _mark_sent()
+
+    def process_exception_by_middleware(self, exception, request):
+        # A view that waited its whole LEANASGI_THREAD_WAIT for a thread: a
+        # 503 the client may retry, not a 500 and a traceback in the log.
+        if isinstance(exception, ThreadsBusy):
+            return JsonResponse(
+                {"error": f"the server is busy: {exception}; try again shortly"},
+                status=503,
+                headers={"Retry-After": "1"},
+            )
+        return super().process_exception_by_middleware(exception, request)
 
     async def run_get_response(self, request):
         try:

@@ -1,0 +1,109 @@
+"""The cap on lent threads, against a real uvicorn: past LEANASGI_MAX_THREADS
+a request waits in line for a thread, at most LEANASGI_THREAD_WAIT seconds,
+and its wait shows in leanasgi.stats(). Django's own handler has no cap."""
+
+import asyncio
+import time
+
+import httpx2
+import pytest
+
+from .server import threads, uvicorn
+
+pytestmark = pytest.mark.slow
+
+
+async def overlapping(url, paths):
+    """GET every path at once; (status, seconds) for each, in order."""
+    limits = httpx2.Limits(max_connections=len(paths))
+    async with httpx2.AsyncClient(limits=limits, timeout=60) as client:
+
+        async def timed(path):
+            started = time.monotonic()
+            response = await client.get(url + path)
+            return response, time.monotonic() - started
+
+        return await asyncio.gather(*(timed(path) for path in paths))
+
+
+def test_sync_views_past_the_cap_wait_their_turn():
+    """With a cap of 8, 40 sync views of 0.5 s at once all answer 200, on at
+    most 8 request threads (the process grows by at most 8 + 2), in no less
+    than 40 / 8 x 0.5 = 2.5 s; an async view meanwhile answers within 1 s,
+    and stats() counts the waits."""
+    with uvicorn({"LEANASGI_MAX_THREADS": "8"}) as (url, process):
+        before = threads(process)
+        peak = before
+
+        async def run():
+            nonlocal peak
+            burst = asyncio.ensure_future(
+                overlapping(url, ["/thread-state?delay=0.5"] * 40)
+            )
+            await asyncio.sleep(1)
+            async with httpx2.AsyncClient(timeout=10) as client:
+                started = time.monotonic()
+                trivial = await client.get(url + "/wait?delay=0")
+                trivial_took = time.monotonic() - started
+                mid = (await client.get(url + "/stats")).json()
+            while not burst.done():
+                peak = max(peak, threads(process))
+                await asyncio.sleep(0.05)
+            return await burst, trivial, trivial_took, mid
+
+        started = time.monotonic()
+        answers, trivial, trivial_took, mid = asyncio.run(run())
+        took = time.monotonic() - started
+        after = httpx2.get(url + "/stats").json()
+    assert [r.status_code for r, _ in answers] == [200] * 40
+    used = {r.json()["thread"] for r, _ in answers}
+    assert len(used) <= 8, used
+    assert peak <= before + 8 + 2, (before, peak)
+    assert took >= 2.4, took
+    assert trivial.status_code == 200 and trivial_took < 1, trivial_took
+    assert mid["max_threads"] == 8 and mid["lent_threads"] == 8, mid
+    assert mid["waiting_for_thread"] > 0, mid
+    assert after["waiting_for_thread"] == 0 and after["lent_threads"] == 0, after
+    assert after["waited_for_thread"] >= 32 - 1, after
+    assert 1.5 <= after["longest_thread_wait"] <= 3, after
+    assert after["thread_wait_timeouts"] == 0, after
+
+
+def test_a_wait_past_the_bound_answers_503():
+    """With a cap of 2 and a wait of 0.5 s, four sync views of 2 s at once:
+    two answer 200, the two that wait answer 503 with Retry-After within
+    1 s, their error named, and no traceback is logged."""
+    env = {"LEANASGI_MAX_THREADS": "2", "LEANASGI_THREAD_WAIT": "0.5"}
+    with uvicorn(env) as (url, process):
+        answers = asyncio.run(overlapping(url, ["/thread-state?delay=2"] * 4))
+        after = httpx2.get(url + "/stats").json()
+        log = process.log()
+    statuses = sorted(r.status_code for r, _ in answers)
+    assert statuses == [200, 200, 503, 503], statuses
+    refused = [(r, s) for r, s in answers if r.status_code == 503]
+    assert all(s < 1 for _, s in refused), refused
+    assert all(r.headers["Retry-After"] == "1" for r, _ in refused)
+    assert "LEANASGI_MAX_THREADS" in refused[0][0].json()["error"]
+    assert after["thread_wait_timeouts"] == 2, after
+    assert "Traceback" not in log, log
+
+
+def test_a_request_that_leaves_the_line_frees_its_place():
+    """A client that hangs up while its request waits in line leaves no
+    waiter behind: once the burst is over, nothing waits and nothing is lent."""
+    with uvicorn({"LEANASGI_MAX_THREADS": "1"}) as (url, _):
+
+        async def run():
+            holder = asyncio.ensure_future(overlapping(url, ["/thread-state?delay=1"]))
+            await asyncio.sleep(0.3)
+            async with httpx2.AsyncClient(timeout=0.3) as client:
+                with pytest.raises(httpx2.TimeoutException):
+                    await client.get(url + "/thread-state?delay=0")
+            await holder
+
+        asyncio.run(run())
+        time.sleep(0.3)
+        after = httpx2.get(url + "/stats").json()
+        again = httpx2.get(url + "/thread-state?delay=0", timeout=5)
+    assert after["waiting_for_thread"] == 0 and after["lent_threads"] == 0, after
+    assert again.status_code == 200
