@@ -10,6 +10,7 @@ import time
 from django.http import JsonResponse, StreamingHttpResponse
 
 from common.addresses import this_server
+from common.demos import harmful_demo
 from common.forms import invalid_query
 
 from . import bounded
@@ -17,6 +18,7 @@ from .forms import FanOutForm, SayAfterForm, StreamForm
 from .views import fan_out_answer
 
 
+@harmful_demo
 async def blocking_sleep(request):
     """PITFALL: time.sleep inside `async def` stops the whole event loop.
 
@@ -30,6 +32,7 @@ async def blocking_sleep(request):
     return JsonResponse({"saying": form.cleaned_data["word"]})
 
 
+@harmful_demo
 async def self_call(request):
     """The self-call of the 2020 post "Django 3.1 Async": an async fan-out to this same server's *sync* upstream.
 
@@ -45,6 +48,7 @@ async def self_call(request):
     return fan_out_answer("self-call", form, started, results)
 
 
+@harmful_demo
 def stream_sync_lines(request):
     """PITFALL under ASGI: a sync generator in StreamingHttpResponse.
 

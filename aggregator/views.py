@@ -15,6 +15,7 @@ from django.conf import settings
 from django.http import JsonResponse, StreamingHttpResponse
 
 from common.addresses import Target, this_server
+from common.demos import harmful_demo
 from common.forms import invalid_query
 from common.streams import until_stop
 
@@ -113,6 +114,7 @@ def fan_out_answer(variant, form, started, results, partial=True):
     )
 
 
+@harmful_demo
 async def fan_out_naive(request):
     """All n calls at once, as the 2020 posts write it (naive.py).
 

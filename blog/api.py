@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.paginator import AsyncPaginator, InvalidPage
 from django.db.models import F
 from django.tasks.exceptions import TaskResultDoesNotExist
-from ninja import Field, Path, Query, Router, Schema
+from ninja import Field, Path, Query, Router, Schema, Status
 from ninja.errors import HttpError
 from ninja.security import APIKeyCookie, SessionAuth
 from pydantic import ValidationError
@@ -169,7 +169,7 @@ async def recount(request, post_id: PostId):
     result = await sync_to_async(tasks.enqueue_recount)(author_id)
     if result is None:
         raise HttpError(429, f"{tasks.MAX_WAITING} tasks already wait: try later.")
-    return 202, {"task": str(result.id), "status": result.status}
+    return Status(202, {"task": str(result.id), "status": result.status})
 
 
 @router.get("/tasks/{task_id}", response=Enqueued)
@@ -207,4 +207,4 @@ async def fire_and_forget(request, post_id: PostId):
     job = asyncio.create_task(later())
     _fired.add(job)
     job.add_done_callback(_fired.discard)
-    return 202, {"task": None, "status": "in this process's memory"}
+    return Status(202, {"task": None, "status": "in this process's memory"})

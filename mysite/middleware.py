@@ -11,6 +11,8 @@ from inspect import iscoroutinefunction, markcoroutinefunction
 from time import perf_counter
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.core.exceptions import MiddlewareNotUsed
 from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
@@ -50,6 +52,10 @@ class ServerTimingMiddleware(BothModes):
     """
 
     def __init__(self, get_response):
+        if not settings.DIAGNOSTIC_HEADERS:
+            # Internal thread names are not for the public: off with DEBUG
+            # off unless DJANGO_DIAGNOSTIC_HEADERS=1, and then it costs nothing.
+            raise MiddlewareNotUsed
         super().__init__(get_response)
         if self.async_mode:
             self.process_view = self.aprocess_view

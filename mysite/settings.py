@@ -114,6 +114,11 @@ ASGI_APPLICATION = "mysite.asgi.application"
 # Idle request threads the lean ASGI handler keeps for the next requests that
 # run sync code; past these, a thread ends with its request.
 LEANASGI_IDLE_THREADS = int(os.environ.get("IDLE_REQUEST_THREADS", 16))
+# At most this many request threads at once, per process: past it a request
+# that runs sync code waits for one, at most LEANASGI_THREAD_WAIT seconds,
+# then gets a 503. Django's own handler has no cap (leanasgi/README.md).
+LEANASGI_MAX_THREADS = int(os.environ.get("REQUEST_THREADS", 100))
+LEANASGI_THREAD_WAIT = float(os.environ.get("REQUEST_THREAD_WAIT", 30))
 WSGI_APPLICATION = "mysite.wsgi.application"
 
 # SQLite by default; DATABASE_URL=postgres://user:pass@host/name for PostgreSQL.
@@ -234,10 +239,24 @@ AGGREGATOR_MAX_DELAY = 10
 
 BLOG_MAX_QUERY_LENGTH = 200
 
+# The login's throttle (blog/throttle.py): attempts per window, per username
+# and per client address; past them a 429 with Retry-After.
+LOGIN_WINDOW = int(os.environ.get("LOGIN_WINDOW", 300))  # seconds
+LOGIN_ATTEMPTS_PER_USERNAME = 5
+LOGIN_ATTEMPTS_PER_ADDRESS = 30
+
 # The live lab (/lab/): a page that fires up to LAB_MAX_REQUESTS requests per
 # lane at this same server and draws them as they run. On in development; with
 # DEBUG off only when DJANGO_LAB=1, since one run turns one request into hundreds.
 LAB = env_flag("DJANGO_LAB", DEBUG)
+# Demos whose lesson is that they hurt the server (blocking sleep, the naive
+# self-calling fan-out, the sync-generator stream): a 404 with DEBUG off
+# unless DJANGO_DEMOS=1 (common/demos.py). The lab runs some, so it turns
+# them on with it.
+DEMOS = env_flag("DJANGO_DEMOS", LAB)
+# Server-Timing and X-View-* on every response (mysite/middleware.py): they
+# name internal threads, so with DEBUG off only with this set.
+DIAGNOSTIC_HEADERS = env_flag("DJANGO_DIAGNOSTIC_HEADERS", DEBUG)
 LAB_MAX_REQUESTS = 200
 LAB_MAX_DELAY = 5
 LAB_DEADLINE = float(os.environ.get("LAB_DEADLINE", 60))  # seconds, every lane

@@ -2,8 +2,11 @@
 @login_required on an async view, auser() against request.user, and the
 same on a django-ninja operation (blog/accounts.py, blog/api.py)."""
 
+import time
+
 from django.contrib.auth.models import User
-from django.test import Client, TestCase
+from django.core.cache import cache
+from django.test import Client, TransactionTestCase, override_settings
 from django.urls import reverse
 
 from blog.accounts import WRONG_LOGIN
@@ -12,9 +15,12 @@ from blog.models import Author, Post
 REVISIT = "changed upstream: revisit docs/orm.md, 'request.user in async code'"
 
 
-class AccountTests(TestCase):
-    @classmethod
-    def setUpTestData(cls):
+class AccountTests(TransactionTestCase):
+    """A TransactionTestCase: the login checks passwords on a thread of its
+    own (blog/accounts.py), outside a TestCase's transaction."""
+
+    def setUp(self):
+        cache.clear()  # the login throttle's counts
         author = Author.objects.create(name="margaret")
         other = Author.objects.create(name="someone-else")
         User.objects.create_user("margaret", password="a long pass phrase")
@@ -89,3 +95,39 @@ class AccountTests(TestCase):
         self.log_in()
         drafts = self.client.get("/api/blog/drafts").json()
         self.assertEqual([post["title"] for post in drafts], ["Mine"])
+
+
+# Fast hashes, so that a burst of attempts fits in one short window.
+@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+class LoginThrottleTests(TransactionTestCase):
+    """blog/throttle.py: attempts per username and per address, per window."""
+
+    def setUp(self):
+        cache.clear()
+        User.objects.create_user("margaret", password="a long pass phrase")
+
+    def attempt(self, password, username="margaret"):
+        return self.client.post(
+            reverse("blog:login"), {"username": username, "password": password}
+        )
+
+    @override_settings(LOGIN_WINDOW=2)
+    def test_guessing_is_refused_until_the_window_passes(self):
+        """Past 5 attempts for one username, a 429 with Retry-After of at most
+        the window; the right password is refused too until the window
+        passes, then it logs in."""
+        time.sleep(2 - time.time() % 2)  # a whole window ahead
+        statuses = [self.attempt("wrong").status_code for _ in range(7)]
+        self.assertEqual(statuses, [400] * 5 + [429] * 2)
+        refused = self.attempt("a long pass phrase")
+        self.assertEqual(refused.status_code, 429)
+        self.assertLessEqual(int(refused["Retry-After"]), 3)
+        self.assertContains(refused, "Too many attempts", status_code=429)
+        time.sleep(int(refused["Retry-After"]))
+        self.assertEqual(self.attempt("a long pass phrase").status_code, 302)
+
+    def test_one_address_is_limited_across_usernames(self):
+        """30 attempts from one address on 30 different usernames, then the
+        31st is a 429, whatever its username."""
+        statuses = [self.attempt("x", f"user{n}").status_code for n in range(31)]
+        self.assertEqual(statuses, [400] * 30 + [429])

@@ -5,11 +5,11 @@ from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 from asgiref.sync import sync_to_async
+from django.contrib.auth.models import User
 from django.core.exceptions import SynchronousOnlyOperation
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import F
-from django.contrib.auth.models import User
 from django.test import SimpleTestCase, TestCase, TransactionTestCase
 from django.urls import reverse
 from django.utils.text import slugify

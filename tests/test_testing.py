@@ -19,6 +19,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.db import connection, connections
 from django.test import TestCase, TransactionTestCase
 from django.urls import reverse
+from django.utils import timezone
 
 from blog.models import Author, Post
 
@@ -27,7 +28,9 @@ REVISIT = "changed upstream: revisit docs/pitfalls.md, 'What these lessons rely 
 
 def a_post():
     author = Author.objects.create(name="Ada")
-    return Post.objects.create(title="T", slug="t", body="A post.", author=author)
+    return Post.objects.create(
+        title="T", slug="t", body="A post.", author=author, published=timezone.now()
+    )
 
 
 def queries(name):

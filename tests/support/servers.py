@@ -60,13 +60,22 @@ ASGI_SERVERS = [
     "hypercorn",
 ]  # fmt: skip
 
-# Production-like: DEBUG off, plain HTTP on loopback.
+# Production-like: DEBUG off, plain HTTP on loopback; with the harmful demos
+# and the diagnostic headers on, which the tests and figures measure. The
+# tests of production itself unset those two (test_production.py).
 PRODUCTION_ENV = {
     "DJANGO_DEBUG": "0",
     "DJANGO_SECRET_KEY": "test-only-secret-key-" + "x" * 40,
     "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
     "DJANGO_HTTPS": "0",
+    "DJANGO_DEMOS": "1",
+    "DJANGO_DIAGNOSTIC_HEADERS": "1",
 }
+# What a deployment sets and no more: the demos and diagnostics off.
+BARE_PRODUCTION = {"DJANGO_DEMOS": None, "DJANGO_DIAGNOSTIC_HEADERS": None}
+# The header and cookie of a page of this site, for Django's CSRF check on
+# the API's writes: a page on another site can send neither.
+CSRF = {"X-CSRFToken": "t" * 32, "Cookie": "csrftoken=" + "t" * 32}
 
 
 def free_port():
