@@ -23,7 +23,7 @@ import time
 import httpx2
 
 from bench.sampler import PeakSampler, group_usage
-from tests.support.servers import BASE_DIR, serve_process
+from tests.support.servers import BASE_DIR, CSRF, serve_process
 
 CONNECTIONS = 10_000
 HOLD = 10
@@ -101,7 +101,9 @@ async def one_run(url, process, connections):
         rss_holding, _ = group_usage(process.pid)
         async with httpx2.AsyncClient(timeout=30) as client:
             liked_at = time.monotonic()
-            likes = (await client.post(f"{url}/api/blog/{POST}/like")).json()["likes"]
+            likes = (
+                await client.post(f"{url}/api/blog/{POST}/like", headers=CSRF)
+            ).json()["likes"]
         # The event waits in each socket's buffer until its page reads it.
         waits = [asyncio.create_task(page.wait_for(likes)) for page in pages]
         _, late = await asyncio.wait(waits, timeout=30)

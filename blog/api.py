@@ -2,6 +2,7 @@
 django-ninja's guide, and more."""
 
 import asyncio
+import logging
 from datetime import datetime
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from . import live, tasks
 from .models import MAX_POST_ID, PAGE_SIZE, Post
 
+logger = logging.getLogger(__name__)
 router = Router(tags=["blog"])
 
 PostId = Annotated[int, Path(ge=1, le=MAX_POST_ID)]
@@ -185,6 +187,17 @@ async def task_status(request, task_id: Annotated[str, Path(max_length=64)]):
 _fired = set()  # what the pitfall's tasks would need to survive collection
 
 
+def _forgotten(job):
+    """The pitfall's failure, as one line: nobody awaits the task to hear it."""
+    _fired.discard(job)
+    if not job.cancelled() and (error := job.exception()) is not None:
+        logger.warning(
+            "fire-and-forget: the work was lost after the response: %s: %s",
+            type(error).__name__,
+            error,
+        )
+
+
 @router.post(
     "/pitfalls/fire-and-forget/{post_id}",
     response={202: Enqueued},
@@ -206,5 +219,5 @@ async def fire_and_forget(request, post_id: PostId):
 
     job = asyncio.create_task(later())
     _fired.add(job)
-    job.add_done_callback(_fired.discard)
+    job.add_done_callback(_forgotten)
     return Status(202, {"task": None, "status": "in this process's memory"})

@@ -23,7 +23,7 @@ import time
 import httpx2
 
 from bench.sampler import group_usage
-from tests.support.servers import BASE_DIR
+from tests.support.servers import BASE_DIR, CSRF
 
 from .cluster import WORKER_ENV, running_cluster, stop_on_sigterm
 from .soak_outcome import Outcome, Samples, draw
@@ -68,7 +68,9 @@ async def load(url, seconds, progress):
             post = LIKED_POSTS[n % len(LIKED_POSTS)]
             sent[kind] += 1
             try:
-                response = await client.request(method, path.format(post=post))
+                response = await client.request(
+                    method, path.format(post=post), headers=CSRF
+                )
                 reason = response.status_code
             except httpx2.HTTPError as exc:
                 reason = type(exc).__name__

@@ -93,7 +93,10 @@ class Sender:
         self.loop = self.task = None
 
     def run(self):
-        asyncio.run(self.send_all())
+        # stop() cancels the sending task, maybe while it closes its client:
+        # that cancel is the one asked for, not an error to report.
+        with contextlib.suppress(asyncio.CancelledError):
+            asyncio.run(self.send_all())
 
     def stop(self):
         """Cancel every request, from any thread."""

@@ -10,7 +10,7 @@ import time
 import httpx2
 import pytest
 
-from tests.support.servers import BASE_DIR, PRODUCTION_ENV, serve
+from tests.support.servers import BASE_DIR, CSRF, PRODUCTION_ENV, serve
 
 pytestmark = pytest.mark.slow  # each test starts real processes
 
@@ -40,7 +40,7 @@ async def like_concurrently(url, count):
     async with httpx2.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
         before = (await client.get("/api/blog/1")).json()["likes"]
         responses = await asyncio.gather(
-            *(client.post("/api/blog/1/like") for _ in range(count))
+            *(client.post("/api/blog/1/like", headers=CSRF) for _ in range(count))
         )
         after = (await client.get("/api/blog/1")).json()["likes"]
     return before, [r.status_code for r in responses], after

@@ -25,7 +25,7 @@ from deploy.cluster import (
     running_cluster,
 )
 from deploy.services import PG_MAX_CONNECTIONS
-from tests.support.servers import BASE_DIR, free_port, output
+from tests.support.servers import BASE_DIR, CSRF, free_port, output
 
 pytestmark = [
     pytest.mark.slow,
@@ -151,7 +151,7 @@ def test_a_crash_costs_only_what_was_in_flight_and_never_a_double_like(cluster, 
         with httpx2.Client(base_url=cluster.url, timeout=10) as client:
             while time.monotonic() < end:
                 try:
-                    like_answers.append(client.post("/api/blog/1/like"))
+                    like_answers.append(client.post("/api/blog/1/like", headers=CSRF))
                 except httpx2.HTTPError as exc:
                     like_answers.append(exc)
 
@@ -225,7 +225,9 @@ def test_a_restart_with_pages_open_moves_them_to_the_other_server(cluster, app1)
             on_app1 = sum(page.servers[0] == "app1" for page in opened)
             await asyncio.to_thread(app1.terminate)
             stopped = time.monotonic()
-            liked = (await client.post(f"/api/blog/{post}/like")).json()["likes"]
+            liked = (await client.post(f"/api/blog/{post}/like", headers=CSRF)).json()[
+                "likes"
+            ]
             async with asyncio.timeout(10):
                 await asyncio.gather(*(page.until(liked) for page in opened))
             exited = await asyncio.to_thread(app1.process.wait, 5)

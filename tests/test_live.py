@@ -17,7 +17,7 @@ import pytest
 
 from bench.sampler import group_usage
 from deploy.services import REDIS_SERVER, Redis
-from tests.support.servers import output, serve_process
+from tests.support.servers import CSRF, output, serve_process
 
 pytestmark = pytest.mark.slow  # each test starts real processes
 
@@ -69,7 +69,7 @@ async def next_count(lines, timeout=5):
 
 
 def like(url, post=POST):
-    response = httpx2.post(f"{url}/api/blog/{post}/like", timeout=10)
+    response = httpx2.post(f"{url}/api/blog/{post}/like", headers=CSRF, timeout=10)
     assert response.status_code == 200
     return response.json()["likes"]
 

@@ -92,11 +92,13 @@ class DeploymentTests(SimpleTestCase):
                 )
 
     def test_django_paths_for_the_subclasses(self):
-        """Each project middleware is named by its Django parent; other paths are kept."""
+        """Each project middleware is named by its Django parent, which are
+        startproject's seven and Django 6's CSP; other paths are kept."""
         mapped = [project_checks.django_path(path) for path in settings.MIDDLEWARE]
+        stock_and_csp = list(settings.STOCK_MIDDLEWARE)
+        stock_and_csp.insert(1, "django.middleware.csp.ContentSecurityPolicyMiddleware")
         self.assertEqual(
-            [path for path in mapped if path.startswith("django.")],
-            settings.STOCK_MIDDLEWARE,
+            [path for path in mapped if path.startswith("django.")], stock_and_csp
         )
         self.assertEqual(
             project_checks.django_path("mysite.middleware.ServerTimingMiddleware"),

@@ -6,10 +6,13 @@ import sqlite3
 import subprocess
 import sys
 
+import httpx2
+
 from deploy.cluster import WORKER_COMMAND, prepare_database
 from tests.support.servers import BASE_DIR, PRODUCTION_ENV
 
 DRAFTS_AUTHOR = 5  # Barbara, whose are the seeded drafts (posts 5, 10, ...)
+PASSWORD = "barbara's long pass phrase"  # her user's, in every such file
 SPOILED = 99  # her count of published posts before a recount; it is 0
 
 
@@ -18,6 +21,16 @@ def spoiled_database(path):
     published posts spoiled, so that a recount shows; its environment."""
     env = {"DATABASE_URL": f"sqlite:///{path}"}
     prepare_database(env)
+    create_user = (
+        "from django.contrib.auth.models import User;"
+        f"User.objects.create_user('Barbara', password={PASSWORD!r})"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", create_user],
+        cwd=BASE_DIR,
+        env={**os.environ, **PRODUCTION_ENV, **env},
+        check=True,
+    )
     query(
         path,
         "UPDATE blog_author SET published_count = ? WHERE id = ?",
@@ -42,6 +55,21 @@ def task_rows(path):
     return query(
         path, "SELECT status, worker_ids FROM django_tasks_database_dbtaskresult"
     )
+
+
+def as_barbara(url):
+    """An httpx2 client logged in as Barbara through the login form, that
+    sends the CSRF token this site's pages would."""
+    client = httpx2.Client(base_url=url, timeout=10)
+    client.get("/blog/login/")
+    answer = client.post(
+        "/blog/login/",
+        data={"username": "Barbara", "password": PASSWORD},
+        headers={"X-CSRFToken": client.cookies["csrftoken"]},
+    )
+    assert answer.status_code == 302, answer.text
+    client.headers["X-CSRFToken"] = client.cookies["csrftoken"]  # a new one
+    return client
 
 
 def worker(env, *args, **kwargs):

@@ -17,6 +17,11 @@ from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.middleware import clickjacking, common, csrf, security
 
+try:
+    from django.middleware import csp
+except ImportError:  # Django 5.2: no CSP support yet
+    csp = None
+
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 
 # Building a store, or checking what it has, does no I/O in these: a store
@@ -64,6 +69,14 @@ class CommonMiddleware(OnTheLoop, common.CommonMiddleware):
 
 class XFrameOptionsMiddleware(OnTheLoop, clickjacking.XFrameOptionsMiddleware):
     """One header."""
+
+
+if csp is not None:
+
+    class ContentSecurityPolicyMiddleware(
+        OnTheLoop, csp.ContentSecurityPolicyMiddleware
+    ):
+        """Django 6's CSP: a lazy nonce, and a header built from settings."""
 
 
 class AuthenticationMiddleware(OnTheLoop, auth.AuthenticationMiddleware):
