@@ -7,7 +7,8 @@ from django.shortcuts import render
 
 def index(request):
     """Every demo, by app, with its link and a command to try it."""
-    return render(request, "index.html", {"lab": settings.LAB})
+    context = {"lab": settings.LAB, "demos": settings.DEMOS}
+    return render(request, "index.html", context)
 
 
 async def healthz(request):

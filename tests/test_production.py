@@ -1,0 +1,107 @@
+"""What a deployment serves with DEBUG off and nothing else turned on: the
+demos that harm the server answer 404, no diagnostic header names a
+thread, every page has a Content-Security-Policy, logs carry no traceback,
+and `check --deploy` passes as docs/settings.md writes it."""
+
+import re
+import subprocess
+
+import httpx2
+import pytest
+
+from tests.support.servers import (
+    BARE_PRODUCTION,
+    BASE_DIR,
+    PRODUCTION_ENV,
+    output,
+    serve,
+    serve_process,
+)
+
+pytestmark = pytest.mark.slow
+
+HARMFUL = [
+    "/aggregator/pitfalls/blocking-sleep/?delay=1&word=hi",
+    "/aggregator/naive/?n=2&delay=0",
+    "/aggregator/pitfalls/self-call/?n=2&delay=0",
+    "/aggregator/pitfalls/stream-sync/?lines=2&every=0",
+]
+
+
+@pytest.fixture(scope="module")
+def production():
+    with serve("uvicorn", env=BARE_PRODUCTION) as url:
+        yield url
+
+
+@pytest.mark.parametrize("path", HARMFUL)
+def test_harmful_demos_are_off(production, path):
+    """Each demo whose lesson is that it hurts the server answers a 404 JSON
+    saying how to turn it on, at once."""
+    response = httpx2.get(production + path, timeout=5)
+    assert response.status_code == 404
+    assert "DJANGO_DEMOS=1" in response.json()["allowed"]
+    assert response.elapsed.total_seconds() < 0.5
+
+
+def test_the_index_says_the_demos_are_off(production):
+    """The index page tells a visitor that those demos are off here."""
+    page = httpx2.get(production + "/").text
+    assert "DJANGO_DEMOS=1" in page
+
+
+@pytest.mark.parametrize("path", ["/", "/api/say-after?delay=0&word=hi", "/blog/1/"])
+def test_no_diagnostic_headers(production, path):
+    """No Server-Timing and no X-View-* header goes out in production."""
+    headers = httpx2.get(production + path, timeout=5).headers
+    assert not [name for name in headers if name.lower().startswith("x-view")]
+    assert "server-timing" not in headers
+
+
+def test_every_page_has_a_content_security_policy(production):
+    """Django's CSP header, with this request's nonce on the inline style:
+    scripts and styles from this site only, no framing."""
+    response = httpx2.get(production + "/", timeout=5)
+    policy = response.headers["content-security-policy"]
+    nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
+    assert f'<style nonce="{nonce}">' in response.text
+    assert "script-src 'self' 'nonce-" in policy
+    assert "frame-ancestors 'none'" in policy
+    again = httpx2.get(production + "/", timeout=5).headers["content-security-policy"]
+    assert again != policy  # a nonce per response
+
+
+def test_check_deploy_passes_as_the_chapter_writes_it():
+    """The command in docs/settings.md, run by bash as written (with this
+    virtualenv's python), reports no issues: a short key would be W009."""
+    chapter = (BASE_DIR / "docs" / "settings.md").read_text()
+    command = re.search(
+        r"```sh\n(DJANGO_DEBUG=0 .*?check --deploy)\n```", chapter, re.S
+    )
+    script = command.group(1).replace("python ", f"{BASE_DIR}/.venv/bin/python ")
+    env = {"PATH": "/usr/bin:/bin", "DJANGO_ALLOWED_HOSTS": "example.com"}
+    done = subprocess.run(
+        ["bash", "-c", script], cwd=BASE_DIR, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "no issues (0 silenced)" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_lab_run_logs_no_traceback():
+    """A normal lab run, from start to its summary, leaves no traceback and
+    no CancelledError in the server's log."""
+    env = {"DJANGO_LAB": "1"}
+    with serve_process("uvicorn", env=env) as (url, process):
+        with httpx2.stream(
+            "GET", f"{url}/lab/run/?experiment=say-after&n=3&delay=1", timeout=30
+        ) as response:
+            lines = list(response.iter_lines())
+        log = output(process)
+    assert "event: done" in lines
+    assert "Traceback" not in log and "CancelledError" not in log, log
+
+
+def test_production_env_turns_the_demos_on_only_when_asked():
+    """The harness's production settings turn them on; BARE_PRODUCTION unsets them."""
+    assert PRODUCTION_ENV["DJANGO_DEMOS"] == "1"
+    assert BARE_PRODUCTION["DJANGO_DEMOS"] is None
