@@ -9,6 +9,7 @@ docs/bench/ (`make bench`); the storm's and the anatomy's in docs/figures/
 
 import argparse
 import datetime
+import functools
 import json
 import os
 import platform
@@ -160,6 +161,78 @@ def database():
     return "postgresql" if url.startswith("postgres") else "sqlite"
 
 
+BOUNDS_TESTS = [
+    "tests/test_bounds.py",
+    "tests/test_production.py",
+    "-k",
+    "not check_deploy",
+]
+
+
+def bounds(before=None):
+    """tests/test_bounds.py and tests/test_production.py against uvicorn with
+    production settings: the thread cap and Django's lack of one, a login
+    storm, queries-apart beside a live page, a burst of recounts, and what an
+    anonymous attacker gets (issue 24's attacks). With --before REV, the same
+    tests against that commit's site (their asserts may fail there; what they
+    measured is printed first)."""
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        tree, env = BASE_DIR, dict(os.environ)
+        if before:
+            tree = Path(folder) / "tree"
+            git = ["git", "-C", str(BASE_DIR)]
+            subprocess.run(
+                [*git, "worktree", "add", "-q", "--detach", tree, before], check=True
+            )
+            # This commit's tests and harness, that commit's site and leanasgi.
+            for path in ["tests/support", *BOUNDS_TESTS[:2]]:
+                subprocess.run(
+                    ["cp", "-r", BASE_DIR / path, tree / Path(path).parent], check=True
+                )
+            env["PYTHONPATH"] = f"{tree / 'leanasgi' / 'src'}:{tree}"
+            subprocess.run(
+                [sys.executable, "manage.py", "migrate", "-v0"],
+                cwd=tree,
+                env=env,
+                check=True,
+            )
+            subprocess.run(
+                [sys.executable, "manage.py", "seed_blog", "-v0"],
+                cwd=tree,
+                env=env,
+                check=True,
+            )
+        try:
+            run = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pytest",
+                    *BOUNDS_TESTS,
+                    "-s",
+                    "-q",
+                    "-p",
+                    "no:cacheprovider",
+                ],
+                cwd=tree,
+                env=env,
+                capture_output=True,
+                text=True,
+            )
+        finally:
+            if before:
+                subprocess.run(
+                    [*git, "worktree", "remove", "--force", tree], check=False
+                )
+    out = run.stdout.splitlines()
+    # pytest's progress dot may stand before a line a test printed.
+    figure = [line.partition("FIGURE ")[2] for line in out if "FIGURE " in line]
+    return [*figure, out[-1].strip("= ")]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m bench.figures", description=__doc__
@@ -167,10 +240,15 @@ def main(argv=None):
     parser.add_argument(
         "--only",
         help="one section: flood, aggregator, naive-fan-out, fail-fast, pitfalls,"
-        " orm-pitfalls, connections, accounts, background, testing,"
+        " orm-pitfalls, connections, accounts, background, testing, bounds,"
         " wsgi-fan-out, blog-reads, redis-cache, through-nginx",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="default: docs/figures")
+    parser.add_argument(
+        "--before",
+        metavar="REV",
+        help="with --only bounds: measure that commit's site, into bounds-before.txt",
+    )
     args = parser.parse_args(argv)
     only, out = args.only, args.out
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
@@ -189,16 +267,20 @@ def main(argv=None):
         ("accounts", accounts),
         ("background", background),
         ("testing", testing),
+        ("bounds", bounds),
         ("wsgi-fan-out", wsgi_fan_out),
         (f"blog-reads-{database()}", blog_reads),
         ("redis-cache", redis_cache),
         ("through-nginx", through_nginx),
     ]
     out.mkdir(parents=True, exist_ok=True)
+    if args.before:
+        sections = [("bounds-before", functools.partial(bounds, args.before))]
+        header += f"; --before {args.before}"
     for name, measure in sections:
         if only and not name.startswith(only):
             continue
-        about = " ".join(measure.__doc__.split())
+        about = " ".join(getattr(measure, "func", measure).__doc__.split())
         text = "\n".join([header, f"# {about}", *measure()])
         (out / f"{name}.txt").write_text(text + "\n")
         print(f"== {out / name}.txt\n{text}\n")

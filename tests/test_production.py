@@ -105,3 +105,33 @@ def test_production_env_turns_the_demos_on_only_when_asked():
     """The harness's production settings turn them on; BARE_PRODUCTION unsets them."""
     assert PRODUCTION_ENV["DJANGO_DEMOS"] == "1"
     assert BARE_PRODUCTION["DJANGO_DEMOS"] is None
+
+
+def test_what_an_anonymous_attacker_gets(production):
+    """Tried as an attacker with no account: a CSRF token from the login page
+    does not publish draft 15 (sent to log in), the draft stays unreadable on
+    the HTML, API and stream paths (404), and a like from another site's
+    page, with no token, is a 403."""
+    with httpx2.Client(base_url=production, timeout=10) as client:
+        client.get("/blog/login/")
+        token = {"X-CSRFToken": client.cookies["csrftoken"]}
+        publish = client.post("/blog/15/publish/", headers=token)
+        reads = {path: client.get(path).status_code for path in
+                 ("/blog/15/", "/api/blog/15", "/blog/15/events/")}  # fmt: skip
+        foreign = {"Origin": "https://evil.example"}
+        like = client.post("/api/blog/1/like", headers=foreign)
+        leaked = [
+            name
+            for name in client.get("/").headers
+            if name.lower().startswith("x-view")
+        ]
+    print(
+        f"FIGURE anonymous publish of draft 15 with a token: {publish.status_code}"
+        f" {publish.headers.get('location', '')}; reading it: {reads};"
+        f" a like from another site's page: {like.status_code};"
+        f" X-View-* headers on the index: {leaked}"
+    )
+    assert publish.status_code == 302
+    assert publish.headers["location"].startswith("/blog/login/?next=")
+    assert set(reads.values()) == {404}, reads
+    assert like.status_code == 403

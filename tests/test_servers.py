@@ -3,6 +3,8 @@
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import httpx2
@@ -10,6 +12,7 @@ import pytest
 
 from tests.support.servers import (
     ASGI_SERVERS,
+    BASE_DIR,
     DJANGO_SERVERS,
     PRODUCTION_ENV,
     free_port,
@@ -95,7 +98,8 @@ def test_one_sync_gunicorn_worker_serializes():
 
 def test_make_run_serves_asgi():
     """`make run`, in development settings, serves the index and the seed URL
-    via Daphne, and its task worker runs a task enqueued through the API."""
+    via Daphne, and its task worker runs a task enqueued meanwhile, which
+    the API reports SUCCESSFUL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     development = dict.fromkeys(PRODUCTION_ENV)  # None: unset each variable
@@ -105,7 +109,18 @@ def test_make_run_serves_asgi():
         assert index.status_code == 200
         assert index.headers["server"] == "daphne"
         assert httpx2.get(url + SAY_AFTER).json() == {"saying": "hello"}
-        task = httpx2.post(url + "/api/blog/1/recount").json()["task"]
+        # The API's recount wants a login; the shell enqueues the same task.
+        enqueue = "from blog.tasks import recount_author as r; print(r.enqueue(1).id)"
+        shell = [sys.executable, "manage.py", "shell", "-c", enqueue]
+        environment = {k: v for k, v in os.environ.items() if k not in development}
+        task = subprocess.run(
+            shell,
+            cwd=BASE_DIR,
+            env=environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()[-1]  # the id, after what the shell may print first
         deadline, status = time.monotonic() + 15, None
         while time.monotonic() < deadline and status != "SUCCESSFUL":
             status = httpx2.get(f"{url}/api/blog/tasks/{task}").json()["status"]
