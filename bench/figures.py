@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import platform
+import re
 import sys
 import time
 from pathlib import Path
@@ -228,8 +229,9 @@ def bounds(before=None):
                     [*git, "worktree", "remove", "--force", tree], check=False
                 )
     out = run.stdout.splitlines()
-    # pytest's progress dot may stand before a line a test printed.
-    figure = [line.partition("FIGURE ")[2] for line in out if "FIGURE " in line]
+    # pytest's progress marks may stand before a line a test printed.
+    printed = (re.match(r"[.FEsx]*FIGURE (.*)", line) for line in out)
+    figure = [match.group(1) for match in printed if match]
     return [*figure, out[-1].strip("= ")]
 
 

@@ -89,11 +89,10 @@ def test_a_thousand_sync_views_take_no_more_threads_than_the_cap():
 
 def test_django_as_shipped_has_no_cap():
     """The control: Django's own handler (DJANGO_STOCK=1) takes a thread per
-    waiting sync view, over 900 for the same 1000, and finishes in one round."""
-    ok, took, before, peak, _ = sync_flood({"DJANGO_STOCK": "1"})
+    waiting sync view, over 900 for the same 1000."""
+    ok, _, before, peak, _ = sync_flood({"DJANGO_STOCK": "1"})
     assert ok == 1000
     assert peak > before + 900, (before, peak)
-    assert took < 9, took
 
 
 def test_a_login_storm_is_throttled_and_slows_nobody(tmp_path):
