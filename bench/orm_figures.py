@@ -103,27 +103,16 @@ def accounts():
     the drafts): each answer on the
     way from an anonymous visitor to the author's drafts."""
     import secrets
-    import subprocess
-    import sys
 
     from deploy.cluster import prepare_database
-    from tests.support.servers import BASE_DIR, PRODUCTION_ENV
+    from tests.support.background import create_barbara
 
     lines = []
     with tempfile.TemporaryDirectory() as directory:
         env = {"DATABASE_URL": f"sqlite:///{directory}/db.sqlite3"}
         prepare_database(env)
         password = secrets.token_urlsafe(16)
-        create = (
-            "from django.contrib.auth.models import User;"
-            f"User.objects.create_user('Barbara', password='{password}')"
-        )
-        subprocess.run(
-            [sys.executable, "manage.py", "shell", "-c", create],
-            cwd=BASE_DIR,
-            env={**os.environ, **PRODUCTION_ENV, **env},
-            check=True,
-        )
+        create_barbara(env, password)
         with serve("uvicorn", env=env) as url, httpx2.Client(base_url=url) as client:
             login = {"username": "Barbara", "password": "wrong"}
             steps = [("anonymous GET /blog/drafts/", client.get("/blog/drafts/"))]

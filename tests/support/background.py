@@ -21,16 +21,7 @@ def spoiled_database(path):
     published posts spoiled, so that a recount shows; its environment."""
     env = {"DATABASE_URL": f"sqlite:///{path}"}
     prepare_database(env)
-    create_user = (
-        "from django.contrib.auth.models import User;"
-        f"User.objects.create_user('Barbara', password={PASSWORD!r})"
-    )
-    subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", create_user],
-        cwd=BASE_DIR,
-        env={**os.environ, **PRODUCTION_ENV, **env},
-        check=True,
-    )
+    create_barbara(env)
     query(
         path,
         "UPDATE blog_author SET published_count = ? WHERE id = ?",
@@ -38,6 +29,20 @@ def spoiled_database(path):
         DRAFTS_AUTHOR,
     )
     return env
+
+
+def create_barbara(env, password=PASSWORD):
+    """Barbara's user, the author of the seeded drafts, in `env`'s database."""
+    create_user = (
+        "from django.contrib.auth.models import User;"
+        f"User.objects.create_user('Barbara', password={password!r})"
+    )
+    subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", create_user],
+        cwd=BASE_DIR,
+        env={**os.environ, **PRODUCTION_ENV, **env},
+        check=True,
+    )
 
 
 def query(path, sql, *params):
