@@ -7,6 +7,8 @@ import time
 from django.conf import settings
 from ninja import Field, Query, Router, Schema
 
+from common.demos import slow_demo
+
 router = Router(tags=["say-after"])
 
 
@@ -37,6 +39,7 @@ async def say_after(request, query: Query[SayAfterQuery]):
 
 
 @router.get("/say-sync", response=Saying)
+@slow_demo
 def say_sync(request, query: Query[SayAfterQuery]):
     """The blocking twin: Django runs it in a worker thread."""
     time.sleep(query.delay)

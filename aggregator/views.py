@@ -15,7 +15,7 @@ from django.conf import settings
 from django.http import JsonResponse, StreamingHttpResponse
 
 from common.addresses import Target, this_server
-from common.demos import harmful_demo
+from common.demos import harmful_demo, slow_demo
 from common.forms import invalid_query
 from common.streams import until_stop
 
@@ -25,6 +25,7 @@ from .forms import FanOutForm, SayAfterForm, UpstreamForm
 # -- say-after ----------------------------------------------------------------
 
 
+@slow_demo
 def say_after_sync(request):
     """Sleep `delay` seconds with time.sleep, then answer `word`.
 
@@ -55,6 +56,7 @@ async def say_after_async(request):
 # -- the upstream the fan-outs call --------------------------------------------
 
 
+@slow_demo
 def upstream_sync(request):
     """A slow service written the blocking way: time.sleep, then its task_id.
 
@@ -193,6 +195,7 @@ def fan_out_threads(request):
     return sync_fan_out(request, "threads", blocking.thread_pool)
 
 
+@slow_demo
 def sync_fan_out(request, variant, fan_out):
     """The sync variants' shared body: validate, call `fan_out`, answer.
 

@@ -14,6 +14,7 @@ An author is the user whose username is the author's name.
 from concurrent.futures import ThreadPoolExecutor
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth import alogin, alogout, authenticate
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import SynchronousOnlyOperation
@@ -33,30 +34,55 @@ WRONG_LOGIN = "That username and password do not match an account."
 
 async def login(request):
     """The login form; a wrong login answers 400 without saying which field,
-    and too many attempts a 429 with Retry-After."""
+    too many attempts a 429, too many logins at once a 503, with Retry-After."""
     form = LoginForm(request.POST or None)
-    headers = {}
-    error = WRONG_LOGIN if request.method == "POST" else ""
-    if request.method == "POST" and form.is_valid():
-        username = form.cleaned_data["username"]
-        if wait := await throttle.retry_after(request, username):
-            headers["Retry-After"] = str(wait)
-            error = f"Too many attempts: try again in {wait} seconds."
-        elif user := await check_password(request, **form.cleaned_data):
-            await throttle.succeeded(username)
-            await alogin(request, user)
-            return redirect(next_page(request))
-    status = 429 if headers else 400 if request.method == "POST" else 200
+    if request.method != "POST":
+        return login_page(request, form)
+    if not form.is_valid():
+        return login_page(request, form, WRONG_LOGIN, 400)
+    username = form.cleaned_data["username"]
+    try:
+        wait = await throttle.retry_after(request, username)
+    except throttle.Unavailable:
+        return login_page(
+            request, form, "Logging in is unavailable: try again.", 503, 5
+        )
+    if wait:
+        return login_page(
+            request, form, f"Too many attempts: wait {wait} s.", 429, wait
+        )
+    if _checking[0] >= settings.LOGIN_MAX_CHECKING:
+        return login_page(request, form, "Too many logins at once: try again.", 503, 1)
+    user = await counted_check(request, **form.cleaned_data)
+    if user is None:
+        return login_page(request, form, WRONG_LOGIN, 400)
+    await throttle.succeeded(username)
+    await alogin(request, user)
+    return redirect(next_page(request))
+
+
+def login_page(request, form, error="", status=200, retry_after=None):
     context = {"form": form, "error": error, "next": next_page(request)}
     response = render(request, "blog/login.html", context, status=status)
-    for name, value in headers.items():
-        response[name] = value
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
     return response
 
 
 # One thread: password hashes are slow on purpose, and a burst of them
-# takes one core at most, leaving the other to the rest of the site.
+# takes one core at most, leaving the other to the rest of the site. At
+# most LOGIN_MAX_CHECKING logins wait for it (each holds its request's
+# thread meanwhile); past them a 503 at once.
 PASSWORD_CHECKS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="password")
+_checking = [0]  # logins waiting for PASSWORD_CHECKS; one event loop, no lock
+
+
+async def counted_check(request, username, password):
+    _checking[0] += 1
+    try:
+        return await check_password(request, username, password)
+    finally:
+        _checking[0] -= 1
 
 
 @sync_to_async(thread_sensitive=False, executor=PASSWORD_CHECKS)

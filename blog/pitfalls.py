@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.http import JsonResponse
 
+from common.demos import slow_demo
 from common.forms import invalid_query
 
 from .forms import PauseForm
@@ -30,10 +31,11 @@ PAUSE = {"postgresql": "SELECT 1 FROM pg_sleep(%s)", "sqlite": "SELECT sleep(%s)
 
 
 def pause_and_count(seconds):
-    """The slow query, then a count of the posts this thread's connection sees."""
+    """The slow query, then a count of the published posts this thread's
+    connection sees (drafts are not the visitor's to count)."""
     with connection.cursor() as cursor:
         cursor.execute(PAUSE[connection.vendor], [seconds])
-    return threading.current_thread().name, Post.objects.count()
+    return threading.current_thread().name, Post.objects.published().count()
 
 
 # Thread-sensitive, as QuerySet.aget() and every async ORM call is.
@@ -58,6 +60,7 @@ def pause_apart(seconds):
         connection.close()
 
 
+@slow_demo
 async def gathered_queries(request):
     """PITFALL: three queries in asyncio.gather take as long as three in a row."""
     started = time.monotonic()
@@ -92,6 +95,7 @@ async def queries_apart(request):
     return paused(started, seconds, answers)
 
 
+@slow_demo
 async def one_query(request):
     """The fix when the queries are independent: one per request. Three
     requests of this at once take about as long as one."""

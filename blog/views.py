@@ -14,6 +14,7 @@ from django.core.paginator import AsyncPaginator, InvalidPage, Paginator
 from django.db import connection
 from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import aget_object_or_404, get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 import leanasgi
@@ -39,8 +40,8 @@ async def post_list_async(request):
     """The same list with AsyncPaginator and `async for`.
 
     The async ORM still runs each query in the request's thread (a hop per
-    query, as Django 6.1's ORM is sync inside); between queries the request
-    holds no thread on the lean ASGI handler. With REDIS_URL set, the first
+    query, as Django 6.1's ORM is sync inside), which on the lean ASGI
+    handler the request borrows at its first query and keeps to its end. With REDIS_URL set, the first
     page is cached for a few seconds with cache.aget/aset (docs/live-likes.md
     says what Django's async cache API costs)."""
     number = request.GET.get("page", "1")
@@ -129,11 +130,12 @@ async def post_search(request):
 @require_POST
 async def post_publish(request, post_id):
     """Publish a draft: two writes in one transaction, run as a sync function
-    (Post.publish) through sync_to_async. Only its author or staff may: an
-    anonymous visitor is sent to log in, anyone else finds no such draft."""
+    (Post.publish) through sync_to_async. Only its author or a superuser
+    may: an anonymous visitor is sent to log in (and back to the post, where
+    the button is), anyone else finds no such draft."""
     user = await request.auser()
     if not user.is_authenticated:
-        return redirect_to_login(request.get_full_path())
+        return redirect_to_login(reverse("blog:post_detail_async", args=[post_id]))
     posts = Post.objects.visible_to(user).with_author()
     post = await aget_object_or_404(posts, pk=post_id)
     if not post.may_be_published_by(user):

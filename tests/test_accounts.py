@@ -3,6 +3,7 @@
 same on a django-ninja operation (blog/accounts.py, blog/api.py)."""
 
 import time
+from unittest import mock
 
 from django.contrib.auth.models import User
 from django.core.cache import cache
@@ -131,3 +132,49 @@ class LoginThrottleTests(TransactionTestCase):
         31st is a 429, whatever its username."""
         statuses = [self.attempt("x", f"user{n}").status_code for n in range(31)]
         self.assertEqual(statuses, [400] * 30 + [429])
+
+
+@override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"])
+class LoginBoundTests(TransactionTestCase):
+    """What the login answers when it cannot check a password now."""
+
+    def setUp(self):
+        cache.clear()
+        User.objects.create_user("margaret", password="a long pass phrase")
+
+    def attempt(self, username="margaret", password="a long pass phrase"):
+        return self.client.post(
+            reverse("blog:login"), {"username": username, "password": password}
+        )
+
+    @override_settings(LOGIN_MAX_CHECKING=0)
+    def test_too_many_logins_waiting_is_a_503(self):
+        """With LOGIN_MAX_CHECKING logins already waiting for the password
+        thread, the next is a 503 with Retry-After, and not logged in."""
+        response = self.attempt()
+        self.assertEqual(response.status_code, 503)
+        self.assertEqual(response["Retry-After"], "1")
+        self.assertNotIn("_auth_user_id", self.client.session)
+
+    def test_a_cache_that_does_not_answer_is_a_503(self):
+        """When the cache behind the throttle fails (Redis down), the login
+        answers 503 with Retry-After, not a 500."""
+        with mock.patch.object(cache, "aadd", side_effect=ConnectionError("down")):
+            response = self.attempt()
+        self.assertEqual(response.status_code, 503)
+        self.assertEqual(response["Retry-After"], "5")
+
+    def test_an_address_over_its_limit_leaves_the_username_alone(self):
+        """Attempts the address limit refuses do not count for the username
+        they name: margaret can still log in once that address's window
+        has other room (here: another address)."""
+        with override_settings(LOGIN_ATTEMPTS_PER_ADDRESS=1):
+            self.attempt(password="wrong")
+            for _ in range(10):
+                self.assertEqual(self.attempt(password="wrong").status_code, 429)
+        other = Client(REMOTE_ADDR="10.0.0.2")
+        response = other.post(
+            reverse("blog:login"),
+            {"username": "margaret", "password": "a long pass phrase"},
+        )
+        self.assertEqual(response.status_code, 302)

@@ -125,7 +125,7 @@ def test_the_page_loads_clean(page, lab_url):
     (a Content-Security-Policy violation is one) and no request off loopback
     (the favicon included), and the index links the lab."""
     policy = page.goto(f"{lab_url}/").headers["content-security-policy"]
-    assert "script-src 'self' 'nonce-" in policy
+    assert "script-src 'self';" in policy
     assert page.locator('a[href="/lab/"]').count() == 1
     page.goto(f"{lab_url}/api/docs")
     page.wait_for_selector(".opblock", timeout=10_000)  # Swagger UI drew the API

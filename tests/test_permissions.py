@@ -25,7 +25,8 @@ class DraftTests(TestCase):
     def setUpTestData(cls):
         cls.author = User.objects.create_user("margaret", password="pass phrase 1")
         cls.other = User.objects.create_user("someone", password="pass phrase 2")
-        cls.staff = User.objects.create_user("editor", is_staff=True)
+        cls.staff = User.objects.create_superuser("editor")
+        cls.mere_staff = User.objects.create_user("helper", is_staff=True)
         margaret = Author.objects.create(name="margaret")
         cls.draft = Post.objects.create(
             author=margaret, title="Unfinished", slug="unfinished", body="b"
@@ -46,16 +47,17 @@ class DraftTests(TestCase):
         yield f"/api/blog/pitfalls/lazy-author/{pk}"
 
     def test_a_draft_is_not_found_by_anyone_but_its_author(self):
-        """Anonymous and another user get 404 on every path that reads the
-        draft, exactly as for a post that does not exist."""
-        for who in (None, self.other):
+        """Anonymous, another user and a staff user who is no superuser get
+        404 on every path that reads the draft, as for a post that does not
+        exist."""
+        for who in (None, self.other, self.mere_staff):
             client = self.client_as(who)
             for path in self.paths():
                 with self.subTest(who=who, path=path):
                     self.assertEqual(client.get(path).status_code, 404)
 
     def test_its_author_and_staff_read_it(self):
-        """The author, and a staff user, read the draft on each of those paths."""
+        """The author, and a superuser, read the draft on each of those paths."""
         for who in (self.author, self.staff):
             client = self.client_as(who)
             for path in self.paths():
@@ -63,13 +65,13 @@ class DraftTests(TestCase):
                     self.assertEqual(client.get(path).status_code, 200)
 
     def test_an_anonymous_publish_is_sent_to_log_in(self):
-        """An anonymous POST to publish redirects to the login page and
-        leaves the draft a draft."""
+        """An anonymous POST to publish redirects to the login page, which
+        then sends back to the post, and leaves the draft a draft."""
         url = reverse("blog:post_publish", args=[self.draft.pk])
         response = self.client.post(url)
         self.assertRedirects(
             response,
-            f"{reverse('blog:login')}?next={url}",
+            f"{reverse('blog:login')}?next={self.draft.get_absolute_url()}",
             fetch_redirect_response=False,
         )
         self.draft.refresh_from_db()
@@ -87,7 +89,7 @@ class DraftTests(TestCase):
         self.assertEqual(client.post(url).status_code, 403)
 
     def test_its_author_and_staff_publish_it(self):
-        """The author's publish, or a staff user's, publishes the draft."""
+        """The author's publish, or a superuser's, publishes the draft."""
         for who in (self.author, self.staff):
             Post.objects.filter(pk=self.draft.pk).update(published=None)
             url = reverse("blog:post_publish", args=[self.draft.pk])

@@ -144,6 +144,7 @@ def stats():
         "threads": process_threads(),
         "lent_threads": sum(pool.lent for pool in pools),
         "idle_threads": sum(pool.idle for pool in pools),
+        "stuck_threads": sum(pool.stuck for pool in pools),
         "max_threads": sum(pool.cap or 0 for pool in pools) or None,
         "waiting_for_thread": sum(pool.waiting for pool in pools),
         "waited_for_thread": sum(pool.waited for pool in pools),

@@ -12,7 +12,11 @@ the end. One rule follows for every request:
 - a thread goes back to the idle pool only once Django's connection clean-up
   has run on it, and a thread still busy with an abandoned call is retired;
 - a request that ran no sync code closes its response on a small shared pool:
-  it left nothing on any thread to clean.
+  it left nothing on any thread to clean;
+- at most `cap` threads are lent (or still busy with an abandoned call) at
+  once; a request that needs one past that waits in line for the next given
+  back, at most `wait` seconds, and its view then fails with ThreadsBusy,
+  which the handler answers with a 503.
 """
 
 import asyncio
@@ -23,7 +27,7 @@ import logging
 import threading
 import time
 from collections import deque
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future, ThreadPoolExecutor
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.core import signals
@@ -64,6 +68,16 @@ class ThreadsBusy(RuntimeError):
     """Every thread the handler may lend was lent for longer than the wait."""
 
 
+def busy_response(error):
+    """The 503 for a request that waited its whole LEANASGI_THREAD_WAIT for a
+    thread: an answer the client may retry, not a 500 and a traceback."""
+    return JsonResponse(
+        {"error": f"the server is busy: {error}; try again shortly"},
+        status=503,
+        headers={"Retry-After": "1"},
+    )
+
+
 class IdleThreads:
     """At most `keep` idle executors, each lent to one request at a time, and
     at most `cap` lent at once (None: no cap, as in Django). A request that
@@ -74,6 +88,9 @@ class IdleThreads:
         self.cap = cap
         self.wait = wait
         self.lent = 0
+        # Retired while still running a call their request abandoned: they
+        # count against the cap until that call ends.
+        self.stuck = 0
         self._idle = deque()
         self._line = deque()  # RequestExecutors waiting for a thread, in order
         self.waited = 0  # requests that have had to wait, since start
@@ -90,7 +107,7 @@ class IdleThreads:
 
     def lend(self):
         """An executor, or None when the cap is reached (then wait_in_line)."""
-        if self.cap is not None and self.lent >= self.cap:
+        if self.cap is not None and self.lent + self.stuck >= self.cap:
             return None
         self.lent += 1
         try:
@@ -113,10 +130,25 @@ class IdleThreads:
             # One thread runs its queue in order, so this runs before anything
             # lent later, and before a retired thread ends.
             executor.submit(clean_up_thread)
-        if stuck or len(self._idle) >= self.keep:
+        if stuck:
+            self.stuck += 1
+            loop = asyncio.get_running_loop()
+            # Runs after the abandoned call (one thread, in order), on that
+            # thread: hand the place back on the loop.
+            ended = executor.submit(lambda: None)
+            ended.add_done_callback(lambda _: loop.call_soon_threadsafe(self._unstuck))
+            executor.shutdown(wait=False)
+        elif len(self._idle) >= self.keep:
             executor.shutdown(wait=False)
         else:
             self._idle.append(executor)
+        self._serve_line()
+
+    def _unstuck(self):
+        self.stuck -= 1
+        self._serve_line()
+
+    def _serve_line(self):
         while self._line and (thread := self.lend()) is not None:
             self._line.popleft().take(thread)
 
@@ -185,11 +217,28 @@ class RequestExecutor(Executor):
             if future.set_running_or_notify_cancel():
                 future.set_exception(error)
 
+    def sent_without_thread(self):
+        """The response is sent (or will not be) while this request still
+        waits in line: what it waits to run (Django's request_finished, a
+        close) needs no thread of its own, so it leaves the line for the
+        closer, and frees its place for the next request."""
+        if self._pending is None or self.borrowed is not None:
+            return
+        self._timer.cancel()
+        self.threads.leave_line(self)
+        pending, self._pending = self._pending, None
+        for future, fn, args, kwargs in pending:
+            if future.set_running_or_notify_cancel():
+                _chain(self.closer.submit(fn, *args, **kwargs), future)
+
     def release(self):
         if self._pending is not None:
             self._timer.cancel()
             self.threads.leave_line(self)
-            self._pending = None
+            pending, self._pending = self._pending, None
+            for future, *_ in pending:  # nobody is left to await them
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(CancelledError())
         if self.borrowed is not None:
             self.threads.give_back(self.borrowed, clean=self.clean)
             self.borrowed = None
@@ -198,7 +247,7 @@ class RequestExecutor(Executor):
 def _chain(source, target):
     def copy(done):
         if done.cancelled():
-            target.cancel()
+            target.set_exception(CancelledError())  # target is running
         elif (error := done.exception()) is not None:
             target.set_exception(error)
         else:
@@ -236,7 +285,10 @@ class LeanASGIHandler(ASGIHandler):
     """Django's ASGIHandler with a thread lent per request only when it needs one.
 
     It overrides ``__call__``, ``run_get_response`` and ``send_response`` and
-    relies on ``handle()`` calling them in that order; see README.md.
+    relies on ``handle()`` calling them in that order, and
+    ``process_exception_by_middleware`` for ThreadsBusy; see README.md.
+    ``max_threads=None`` is no cap, as in Django; get_asgi_application()
+    passes LEANASGI_MAX_THREADS (100 by default).
     """
 
     def __init__(self, idle_threads=16, closing_threads=2, max_threads=None, wait=30):
@@ -280,14 +332,10 @@ class LeanASGIHandler(ASGIHandler):
             _mark_sent()
 
     def process_exception_by_middleware(self, exception, request):
-        # A view that waited its whole LEANASGI_THREAD_WAIT for a thread: a
-        # 503 the client may retry, not a 500 and a traceback in the log.
+        # A view that waited its whole LEANASGI_THREAD_WAIT for a thread (a
+        # middleware hook that did answers the same in middleware.py).
         if isinstance(exception, ThreadsBusy):
-            return JsonResponse(
-                {"error": f"the server is busy: {exception}; try again shortly"},
-                status=503,
-                headers={"Retry-After": "1"},
-            )
+            return busy_response(exception)
         return super().process_exception_by_middleware(exception, request)
 
     async def run_get_response(self, request):
@@ -302,3 +350,4 @@ def _mark_sent():
     executor = _current.get(None)
     if executor is not None:
         executor.sent = True
+        executor.sent_without_thread()

@@ -17,6 +17,8 @@ from django.contrib.messages import middleware as messages
 from django.contrib.sessions import middleware as sessions
 from django.middleware import clickjacking, common, csrf, security
 
+from .handler import ThreadsBusy, busy_response
+
 try:
     from django.middleware import csp
 except ImportError:  # Django 5.2: no CSP support yet
@@ -37,6 +39,15 @@ LOOP_SAFE_MESSAGE_STORAGES = {
 }
 
 
+async def hop(hook, request, *args):
+    """`hook` on the request's thread; past the cap's wait, the 503 the view
+    would get (Django would turn a middleware's ThreadsBusy into a 500)."""
+    try:
+        return await sync_to_async(hook, thread_sensitive=True)(request, *args)
+    except ThreadsBusy as error:
+        return busy_response(error)
+
+
 class OnTheLoop:
     """Mixin for a ``MiddlewareMixin`` subclass: run its hooks without a hop
     unless ``needs_thread(request)`` says the hook about to run might block."""
@@ -46,7 +57,7 @@ class OnTheLoop:
 
     async def run_hook(self, hook, request, *args):
         if self.needs_thread(request):
-            return await sync_to_async(hook, thread_sensitive=True)(request, *args)
+            return await hop(hook, request, *args)
         return hook(request, *args)
 
     async def __acall__(self, request):
@@ -136,6 +147,4 @@ class CsrfViewMiddleware(OnTheLoop, csrf.CsrfViewMiddleware):
         ):
             return check(request, callback, callback_args, callback_kwargs)
         # Reading the token may parse request.POST, which can spill to disk.
-        return await sync_to_async(check, thread_sensitive=True)(
-            request, callback, callback_args, callback_kwargs
-        )
+        return await hop(check, request, callback, callback_args, callback_kwargs)
