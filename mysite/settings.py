@@ -119,7 +119,7 @@ LEANASGI_IDLE_THREADS = int(os.environ.get("IDLE_REQUEST_THREADS", 16))
 # At most this many request threads at once, per process: past it a request
 # that runs sync code waits for one, at most LEANASGI_THREAD_WAIT seconds,
 # then gets a 503. Django's own handler has no cap (leanasgi/README.md).
-LEANASGI_MAX_THREADS = int(os.environ.get("REQUEST_THREADS", 100))
+LEANASGI_MAX_THREADS = int(os.environ.get("REQUEST_THREADS", 100)) or None  # 0: none
 LEANASGI_THREAD_WAIT = float(os.environ.get("REQUEST_THREAD_WAIT", 30))
 WSGI_APPLICATION = "mysite.wsgi.application"
 

@@ -1,4 +1,4 @@
-"""A logged-in author's drafts, async: login with aauthenticate and alogin,
+"""A logged-in author's drafts, async: a throttled login with alogin,
 @login_required on an async view, auser() against request.user, and the
 same on a django-ninja operation (blog/accounts.py, blog/api.py)."""
 

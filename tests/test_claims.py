@@ -94,7 +94,8 @@ class OrmClaimTests(TestCase):
     async def test_calls_that_are_not_thread_sensitive_share_the_loop_executor(self):
         """sync_to_async(thread_sensitive=False) runs on the running loop's
         default executor, one the whole process shares, of at most
-        min(32, CPUs + 4) threads (blog/pitfalls.py's queries_apart)."""
+        min(32, CPUs + 4) threads: why blog/pitfalls.py's queries_apart, the
+        live reads and the login pass an executor of their own."""
         loop = asyncio.get_running_loop()
         loop.set_default_executor(ThreadPoolExecutor(thread_name_prefix="shared"))
         name = sync_to_async(
