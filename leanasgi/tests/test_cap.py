@@ -26,6 +26,17 @@ async def overlapping(url, paths):
         return await asyncio.gather(*(timed(path) for path in paths))
 
 
+async def while_held(url, seconds, then):
+    """Hold a thread with a sync view of `seconds`; 0.3 s in, `then(client)`;
+    its result once the holder has answered too."""
+    holder = asyncio.ensure_future(overlapping(url, [f"/thread-state?delay={seconds}"]))
+    await asyncio.sleep(0.3)
+    async with httpx2.AsyncClient(timeout=5) as client:
+        result = await then(client)
+    await holder
+    return result
+
+
 def test_sync_views_past_the_cap_wait_their_turn():
     """With a cap of 8, 40 sync views of 0.5 s at once all answer 200, on at
     most 8 request threads (the process grows by at most 8 + 2), in no less
@@ -96,15 +107,11 @@ def test_a_request_that_leaves_the_line_frees_its_place():
     env = {"LEANASGI_MAX_THREADS": "1", "LEANASGI_THREAD_WAIT": "1"}
     with uvicorn(env) as (url, process):
 
-        async def run():
-            holder = asyncio.ensure_future(overlapping(url, ["/thread-state?delay=3"]))
-            await asyncio.sleep(0.3)
-            async with httpx2.AsyncClient(timeout=0.3) as client:
-                with pytest.raises(httpx2.TimeoutException):
-                    await client.get(url + "/thread-state?delay=0")
-            await holder
+        async def give_up(client):
+            with pytest.raises(httpx2.TimeoutException):
+                await client.get(url + "/thread-state?delay=0", timeout=0.3)
 
-        asyncio.run(run())
+        asyncio.run(while_held(url, 3, give_up))
         again = httpx2.get(url + "/thread-state?delay=0", timeout=5)
         after = httpx2.get(url + "/stats").json()
         log = process.log()
@@ -121,17 +128,12 @@ def test_a_middleware_hook_that_waits_too_long_answers_503():
     env = {"LEANASGI_MAX_THREADS": "1", "LEANASGI_THREAD_WAIT": "0.5"}
     with uvicorn(env) as (url, process):
 
-        async def run():
-            holder = asyncio.ensure_future(overlapping(url, ["/thread-state?delay=2"]))
-            await asyncio.sleep(0.3)
-            async with httpx2.AsyncClient(timeout=5) as client:
-                started = time.monotonic()
-                posted = await client.post(url + "/thread-state", data={"a": "b"})
-                took = time.monotonic() - started
-            await holder
-            return posted, took
+        async def post(client):
+            started = time.monotonic()
+            posted = await client.post(url + "/thread-state", data={"a": "b"})
+            return posted, time.monotonic() - started
 
-        posted, took = asyncio.run(run())
+        posted, took = asyncio.run(while_held(url, 2, post))
         log = process.log()
     assert posted.status_code == 503 and took < 1, (posted.status_code, took)
     assert "LEANASGI_MAX_THREADS" in posted.json()["error"]
