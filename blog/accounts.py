@@ -51,7 +51,7 @@ async def login(request):
         return login_page(
             request, form, f"Too many attempts: wait {wait} s.", 429, wait
         )
-    if _checking[0] >= settings.LOGIN_MAX_CHECKING:
+    if _checking >= settings.LOGIN_MAX_CHECKING:
         return login_page(request, form, "Too many logins at once: try again.", 503, 1)
     user = await counted_check(request, **form.cleaned_data)
     if user is None:
@@ -74,15 +74,16 @@ def login_page(request, form, error="", status=200, retry_after=None):
 # most LOGIN_MAX_CHECKING logins wait for it (each holds its request's
 # thread meanwhile); past them a 503 at once.
 PASSWORD_CHECKS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="password")
-_checking = [0]  # logins waiting for PASSWORD_CHECKS; one event loop, no lock
+_checking = 0  # logins waiting for PASSWORD_CHECKS; one event loop, no lock
 
 
 async def counted_check(request, username, password):
-    _checking[0] += 1
+    global _checking
+    _checking += 1
     try:
         return await check_password(request, username, password)
     finally:
-        _checking[0] -= 1
+        _checking -= 1
 
 
 @sync_to_async(thread_sensitive=False, executor=PASSWORD_CHECKS)

@@ -20,7 +20,7 @@ from django.db import connection
 from django.http import JsonResponse
 
 from common.demos import slow_demo
-from common.forms import invalid_query
+from common.forms import invalid_query, try_again
 
 from .forms import PauseForm
 from .models import Post
@@ -82,10 +82,8 @@ async def queries_apart(request):
     seconds = form.cleaned_data["seconds"]
     global _apart_in_flight
     if _apart_in_flight >= MAX_APART_WAITING:
-        return JsonResponse(
-            {"error": f"{MAX_APART_WAITING} of these already wait; try again shortly"},
-            status=503,
-            headers={"Retry-After": "1"},
+        return try_again(
+            f"{MAX_APART_WAITING} of these already wait; try again shortly"
         )
     _apart_in_flight += 1  # one event loop: no lock
     try:

@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 import leanasgi
-from common.forms import invalid_query
+from common.forms import invalid_query, try_again
 
 from . import live
 from .forms import SearchForm
@@ -159,10 +159,8 @@ async def post_events(request, post_id):
     try:
         await live.broadcast().check()
     except live.Unavailable:
-        return JsonResponse(
-            {"error": "live updates are unavailable; the page's count is as loaded"},
-            status=503,
-            headers={"Retry-After": "5"},
+        return try_again(
+            "live updates are unavailable; the page's count is as loaded", seconds=5
         )
     return StreamingHttpResponse(
         like_events(post_id, last_seen(request)),

@@ -12,6 +12,8 @@ from inspect import iscoroutinefunction
 from django.conf import settings
 from django.http import JsonResponse
 
+from .forms import try_again
+
 
 def harmful_demo(view):
     """A 404 JSON answer in place of `view` while settings.DEMOS is off."""
@@ -68,13 +70,9 @@ def slow_demo(view):
     503 JSON answer in place of `view`."""
 
     def busy():
-        return JsonResponse(
-            {
-                "error": f"{settings.SLOW_DEMOS_AT_ONCE} slow demos already run here",
-                "allowed": "try again shortly; DJANGO_DEMOS=1 lifts the limit",
-            },
-            status=503,
-            headers={"Retry-After": "1"},
+        return try_again(
+            f"{settings.SLOW_DEMOS_AT_ONCE} slow demos already run here",
+            allowed="try again shortly; DJANGO_DEMOS=1 lifts the limit",
         )
 
     if iscoroutinefunction(view):

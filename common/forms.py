@@ -1,4 +1,5 @@
-"""The site's one answer to a bad query string, shared by every app."""
+"""The site's answers to a request it will not serve as asked, shared by
+every app: a bad query string (400), and "too much at once, try again" (503)."""
 
 from django.http import JsonResponse
 
@@ -17,4 +18,11 @@ def invalid_query(form):
             },
         },
         status=400,
+    )
+
+
+def try_again(error, seconds=1, **more):
+    """A 503 JSON answer saying what is unavailable, with Retry-After."""
+    return JsonResponse(
+        {"error": error, **more}, status=503, headers={"Retry-After": str(seconds)}
     )

@@ -17,6 +17,8 @@ from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
+from common.forms import try_again
+
 logger = logging.getLogger(__name__)
 
 
@@ -155,11 +157,7 @@ DATABASE_DOWN = (OperationalError, InterfaceError)
 
 
 def unavailable():
-    return JsonResponse(
-        {"error": "the database is unavailable; try again in a moment"},
-        status=503,
-        headers={"Retry-After": "1"},
-    )
+    return try_again("the database is unavailable; try again in a moment")
 
 
 def note_database_down(sender, request=None, **kwargs):
