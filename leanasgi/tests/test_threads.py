@@ -175,13 +175,25 @@ def test_waiting_async_requests_hold_no_thread(stock, added):
     threads; Django's own handler adds about one per waiting request."""
     with uvicorn({"LEANASGI_STOCK": "1" if stock else "0"}) as (url, process):
         before = threads(process)
-        during = []
-        timer = threading.Timer(1.0, lambda: during.append(threads(process)))
-        timer.start()
+        peak = [before]
+        done = threading.Event()
+
+        def sample():
+            while not done.wait(0.1):
+                peak.append(threads(process))
+
+        sampler = threading.Thread(target=sample)
+        sampler.start()
         started = time.monotonic()
-        get_all(f"{url}/wait?delay=2", 300)
-        assert time.monotonic() - started < 3.5
-    assert added[0] <= during[0] - before <= added[1], (before, during)
+        try:
+            get_all(f"{url}/wait?delay=2", 300)
+        finally:
+            done.set()
+            sampler.join()
+        # One at a time would take 600 s, 50 at a time 12 s: under 6 s means
+        # they waited side by side, with room for a loaded machine's client.
+        assert time.monotonic() - started < 6
+    assert added[0] <= max(peak) - before <= added[1], (before, max(peak))
 
 
 def test_concurrent_sync_views_never_share_a_thread(server):
