@@ -27,7 +27,7 @@ RUN DJANGO_SECRET_KEY=collectstatic-only python manage.py collectstatic --noinpu
 
 USER 1000
 EXPOSE 8000
-HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD ["python", "-m", "mysite.healthcheck"]
+HEALTHCHECK --interval=30s --timeout=5s --start-period=20s CMD ["python", "-m", "deploy.healthcheck"]
 
 # Gunicorn binds 0.0.0.0:$PORT. The SQLite default lives in the container;
 # set DATABASE_URL for a real database.

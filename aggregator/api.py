@@ -7,7 +7,7 @@ import time
 from django.conf import settings
 from ninja import Field, Query, Router, Schema
 
-from common.demos import slow_demo
+from answers.demos import slow_demo
 
 router = Router(tags=["say-after"])
 

@@ -1,19 +1,37 @@
 """Fail fast: the fan-out in an asyncio.TaskGroup, for answers that need every call.
 
-bounded.gather keeps the other calls running when one fails and answers
+The bounded view keeps the other calls running when one fails and answers
 with what it has: right when a partial answer is useful. When it is not (a
 quote missing one price is no quote), a TaskGroup cancels the other calls
 the moment one fails, so the answer comes at once and the upstream sees them
 hang up; asyncio.timeout bounds the whole. The bound, the shared client and
-the Results are bounded.py's.
+the calls are bounded.py's.
 """
 
 import asyncio
+import time
 
 from django.conf import settings
 
-from .bounded import bounded_client, fetch_async
-from .results import deadline_passed, failed
+from answers.errors import invalid_query
+
+from .addresses import upstream
+from .bounded import fetch, shared_client
+from .forms import FanOutForm
+from .results import answer, deadline_passed, failed
+
+
+async def view(request):
+    """Every answer, or a 502 the moment one call fails, the others cancelled.
+
+    /aggregator/fail-fast/?n=10&delay=1
+    """
+    started = time.monotonic()
+    form = FanOutForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    results = await all_or_nothing(upstream(request), **form.cleaned_data)
+    return answer("fail-fast", form, started, results, partial=False)
 
 
 class CallFailed(Exception):
@@ -22,14 +40,14 @@ class CallFailed(Exception):
         self.result = result
 
 
-async def fan_out(target, n, delay):
+async def all_or_nothing(target, n, delay):
     """Every call's Result in task order: all answers, or the first failure
     and a `cancelled` entry for each call it cut short."""
     answered, failures, timed_out = {}, [], False
-    async with bounded_client() as shared:
+    async with shared_client() as shared:
 
         async def call(task_id):
-            result = await fetch_async(shared, target, task_id, delay)
+            result = await fetch(shared, target, task_id, delay)
             if not result.ok:
                 raise CallFailed(result)  # the TaskGroup cancels the others
             answered[task_id] = result

@@ -32,6 +32,12 @@ class UpstreamForm(forms.Form):
     delay = seconds_field()
 
 
+class ItemForm(forms.Form):
+    item = forms.SlugField(
+        max_length=40, help_text="an item's name: letters, digits, - or _, up to 40"
+    )
+
+
 class FanOutForm(forms.Form):
     n = forms.IntegerField(
         min_value=1,

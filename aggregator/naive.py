@@ -1,7 +1,7 @@
 """The fan-out as the 2020 posts write it: a new client, and gather.
 
 It works on a quiet afternoon. What it leaves out, each shown by a test in
-tests/test_aggregator.py and measured in docs/fan-out.md:
+tests/test_fan_out_naive.py and measured in docs/fan-out.md:
 - no bound: every request sends all of its calls at once, so a hundred
   requests of a hundred calls are ten thousand calls in flight;
 - no deadline: a call that hangs holds the answer for its whole read timeout,
@@ -13,15 +13,50 @@ bounded.py is the same job with all three.
 """
 
 import asyncio
+import time
 
 import httpx2
+from django.http import JsonResponse
 
-from .results import timeout
+from answers.demos import harmful_demo
+from answers.errors import invalid_query
+
+from . import clients
+from .addresses import upstream
+from .forms import FanOutForm
 
 
-async def gather(target, n, delay):
+@harmful_demo
+async def view(request):
+    """As fast as the bounded view while every call answers; when one fails,
+    gather raises and the others' answers are lost.
+
+    /aggregator/naive/?n=10&delay=1
+    """
+    started = time.monotonic()
+    form = FanOutForm(request.GET)
+    if not form.is_valid():
+        return invalid_query(form)
+    answer = {"variant": "naive", **form.cleaned_data}
+    try:
+        values = await gather_or_raise(upstream(request), **form.cleaned_data)
+    except (httpx2.HTTPError, ValueError) as exc:
+        answer["elapsed"] = round(time.monotonic() - started, 3)
+        answer["error"] = (
+            f"a call failed ({exc.__class__.__name__}): gather raised, and the"
+            " answers of the other calls were lost"
+        )
+        return JsonResponse(answer, status=502)
+    answer["elapsed"] = round(time.monotonic() - started, 3)
+    answer["results"] = [
+        {"task_id": task_id, "value": value} for task_id, value in enumerate(values)
+    ]
+    return JsonResponse(answer)
+
+
+async def gather_or_raise(target, n, delay):
     """Every call at once; their JSON answers in task order, or an exception."""
-    async with httpx2.AsyncClient(timeout=timeout()) as client:
+    async with httpx2.AsyncClient(timeout=clients.timeout()) as client:
         responses = await asyncio.gather(
             *(
                 client.get(

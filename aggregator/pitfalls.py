@@ -9,13 +9,13 @@ import time
 
 from django.http import JsonResponse, StreamingHttpResponse
 
-from common.addresses import this_server
-from common.demos import harmful_demo
-from common.forms import invalid_query
+from answers.demos import harmful_demo
+from answers.errors import invalid_query
 
 from . import bounded
+from .addresses import this_server
 from .forms import FanOutForm, SayAfterForm, StreamForm
-from .views import fan_out_answer
+from .results import answer
 
 
 @harmful_demo
@@ -44,8 +44,8 @@ async def self_call(request):
     if not form.is_valid():
         return invalid_query(form)
     target = this_server(request, "aggregator:upstream_sync")
-    results = await bounded.gather(target, **form.cleaned_data)
-    return fan_out_answer("self-call", form, started, results)
+    results = await bounded.every_result(target, **form.cleaned_data)
+    return answer("self-call", form, started, results)
 
 
 @harmful_demo

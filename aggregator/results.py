@@ -1,16 +1,16 @@
-"""What a call gives back: a Result, its answer or what went wrong.
+"""What a call gives back, a Result, and the one answer every fan-out makes of them.
 
-Shared by every way of fanning out. A failed call never raises: it becomes a
-Result with an error, and `timed_out` says whether it ran out of time, so a
-view can always answer JSON (502, or 504 when every call timed out).
+A failed call never raises: it becomes a Result with an error, and
+`timed_out` says whether it ran out of time, so a view can always answer
+JSON (502, or 504 when every call that failed timed out).
 """
 
-import functools
 import json
+import time
 from dataclasses import dataclass
 
-import httpx2
 from django.conf import settings
+from django.http import JsonResponse
 
 
 @dataclass(frozen=True)
@@ -32,17 +32,23 @@ class Result:
         return {"task_id": self.task_id, "error": self.error}
 
 
-@functools.cache
-def tls():
-    """One TLS context for every client: building one reads the whole CA bundle,
-    about 20 ms, which a client per request would otherwise pay each time."""
-    return httpx2.create_ssl_context()
-
-
-def timeout(read=None):
-    return httpx2.Timeout(
-        settings.AGGREGATOR_READ_TIMEOUT if read is None else read,
-        connect=settings.AGGREGATOR_CONNECT_TIMEOUT,
+def answer(way, form, started, results, partial=True):
+    """The JSON every way of fanning out answers: 200 if any call succeeded
+    (every call, when a `partial` answer is no answer), else 504 when all
+    that failed timed out and 502 otherwise."""
+    errors = [result for result in results if not result.ok]
+    status = 200
+    if errors and (len(errors) == len(results) or not partial):
+        status = 504 if all(result.timed_out for result in errors) else 502
+    return JsonResponse(
+        {
+            "variant": way,
+            **form.cleaned_data,
+            "elapsed": round(time.monotonic() - started, 3),
+            "errors": len(errors),
+            "results": [result.as_json() for result in results],
+        },
+        status=status,
     )
 
 

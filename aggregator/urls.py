@@ -1,25 +1,47 @@
 from django.urls import path
 
-from . import pitfalls, views
+from . import (
+    bounded,
+    fail_fast,
+    naive,
+    pitfalls,
+    quote,
+    requests_loop,
+    services,
+    stream,
+    sync_loop,
+    threads,
+    views,
+)
 
 app_name = "aggregator"
 urlpatterns = [
-    # ex: /aggregator/say-after/sync/?delay=1&word=hello
-    path("say-after/sync/", views.say_after_sync, name="say_after_sync"),
     # ex: /aggregator/say-after/async/?delay=1&word=hello
     path("say-after/async/", views.say_after_async, name="say_after_async"),
-    # ex: /aggregator/upstream/sync/?task_id=1&delay=1
-    path("upstream/sync/", views.upstream_sync, name="upstream_sync"),
+    # ex: /aggregator/say-after/sync/?delay=1&word=hello
+    path("say-after/sync/", views.say_after_sync, name="say_after_sync"),
+    # Two different services, one view. ex: /aggregator/quote/async/?item=tea
+    path("quote/async/", quote.quote_async, name="quote_async"),
+    # ex: /aggregator/quote/sync/?item=tea
+    path("quote/sync/", quote.quote_sync, name="quote_sync"),
+    # One service n times, seven ways: each way's module holds its view.
+    # ex: /aggregator/bounded/?n=10&delay=1 (and the same query for the six below)
+    path("bounded/", bounded.view, name="bounded"),
+    path("naive/", naive.view, name="naive"),
+    path("fail-fast/", fail_fast.view, name="fail_fast"),
+    path("stream/", stream.view, name="stream"),
+    path("sync-loop/", sync_loop.view, name="sync_loop"),
+    path("requests-loop/", requests_loop.view, name="requests_loop"),
+    path("threads/", threads.view, name="threads"),
+    # The services those views call, on this same server.
     # ex: /aggregator/upstream/async/?task_id=1&delay=1
-    path("upstream/async/", views.upstream_async, name="upstream_async"),
-    # ex: /aggregator/naive/?n=10&delay=1 (and the same query for the six below)
-    path("naive/", views.fan_out_naive, name="fan_out_naive"),
-    path("async/", views.fan_out_async, name="fan_out_async"),
-    path("fail-fast/", views.fan_out_fail_fast, name="fan_out_fail_fast"),
-    path("sync/", views.fan_out_sync, name="fan_out_sync"),
-    path("requests/", views.fan_out_requests, name="fan_out_requests"),
-    path("threads/", views.fan_out_threads, name="fan_out_threads"),
-    path("stream/", views.fan_out_stream, name="fan_out_stream"),
+    path("upstream/async/", services.upstream_async, name="upstream_async"),
+    # ex: /aggregator/upstream/sync/?task_id=1&delay=1
+    path("upstream/sync/", services.upstream_sync, name="upstream_sync"),
+    # ex: /aggregator/upstream/price/?item=tea
+    path("upstream/price/", services.price, name="price"),
+    # ex: /aggregator/upstream/stock/?item=tea
+    path("upstream/stock/", services.stock, name="stock"),
     # ex: /aggregator/pitfalls/blocking-sleep/?delay=1&word=hi
     path(
         "pitfalls/blocking-sleep/",

@@ -15,11 +15,11 @@ import threading
 from importlib.metadata import version
 from pathlib import Path
 
-from tests.support.servers import BASE_DIR, command_for, free_port, serve, started
+from harness.sampler import PeakSampler, group_usage
+from harness.servers import BASE_DIR, command_for, free_port, serve, started
 
 from . import anatomy, load, report, storm
 from .plan import CONFIGS, CPUS, NAMES, workloads
-from .sampler import PeakSampler, group_usage
 
 # The load generator is trusted only while the bare ASGI app, at the largest
 # flood, answers within this share of the delay.

@@ -179,7 +179,7 @@ def mode():
 
 def through_uvicorn(env, seconds=3):
     """Microseconds per request, one at a time, through a real uvicorn."""
-    from tests.support.servers import serve
+    from harness.servers import serve
 
     from . import load
 
@@ -191,7 +191,7 @@ def through_uvicorn(env, seconds=3):
 
 
 def run_both(count):
-    from tests.support.servers import BASE_DIR, PRODUCTION_ENV
+    from harness.servers import BASE_DIR, PRODUCTION_ENV
 
     results = {}
     for name, stock in (("lean", "0"), ("stock", "1")):

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx2
 
-from tests.support.servers import BASE_DIR, PRODUCTION_ENV, serve
+from harness.servers import BASE_DIR, PRODUCTION_ENV, serve
 
 from . import load
 from .orm_figures import accounts, background, connections, orm_pitfalls, testing
@@ -51,8 +51,8 @@ def aggregator():
     worker; for the stream, when its first line arrived too."""
     lines = []
     with serve("uvicorn") as url:
-        httpx2.get(f"{url}/aggregator/async/?n=1&delay=0", timeout=30)
-        for variant in ("async", "threads", "sync", "requests"):
+        httpx2.get(f"{url}/aggregator/bounded/?n=1&delay=0", timeout=30)
+        for variant in ("bounded", "threads", "sync-loop", "requests-loop"):
             body = httpx2.get(f"{url}/aggregator/{variant}/?n=10&delay=1", timeout=30)
             answer = body.json()
             lines.append(
@@ -78,7 +78,7 @@ def wsgi_fan_out():
     """The async fan-out to this same server under WSGI gunicorn as configured
     (one worker, four threads): its own request holds one of the threads."""
     with serve("gunicorn") as url:
-        answer = httpx2.get(f"{url}/aggregator/async/?n=10&delay=1", timeout=30)
+        answer = httpx2.get(f"{url}/aggregator/bounded/?n=10&delay=1", timeout=30)
         body = answer.json()
     return [
         f"async, n=10 delay=1: HTTP {answer.status_code}, "
@@ -105,15 +105,17 @@ def redis_cache():
     the event loop; 2000 reads, one at a time and then 100 at a time, and the
     server's peak threads."""
     from deploy.services import Redis
-    from tests.support.servers import serve_process
-
-    from .sampler import PeakSampler
+    from harness.sampler import PeakSampler
+    from harness.servers import serve_process
 
     redis = Redis()
     redis.start()
     lines = []
     try:
-        env = {"DJANGO_SETTINGS_MODULE": "bench.redis_probe", "REDIS_URL": redis.url}
+        env = {
+            "DJANGO_SETTINGS_MODULE": "bench.redis_probe_settings",
+            "REDIS_URL": redis.url,
+        }
         with serve_process("uvicorn", "--no-access-log", env=env) as (url, process):
             for path in ("/redis/django-cache", "/redis/asyncio"):
                 load.run(url + path, concurrency=1, requests=50)
@@ -189,7 +191,7 @@ def bounds(before=None):
                 [*git, "worktree", "add", "-q", "--detach", tree, before], check=True
             )
             # This commit's tests and harness, that commit's site and leanasgi.
-            for path in ["tests/support", *BOUNDS_TESTS[:2]]:
+            for path in ["harness", *BOUNDS_TESTS[:2]]:
                 subprocess.run(
                     ["cp", "-r", BASE_DIR / path, tree / Path(path).parent], check=True
                 )

@@ -22,8 +22,8 @@ import time
 
 import httpx2
 
-from bench.sampler import PeakSampler, group_usage
-from tests.support.servers import BASE_DIR, CSRF, serve_process
+from harness.sampler import PeakSampler, group_usage
+from harness.servers import BASE_DIR, CSRF, serve_process
 
 CONNECTIONS = 10_000
 HOLD = 10

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx2
 
-from tests.support.servers import serve
+from harness.servers import serve
 
 from . import load
 
@@ -72,12 +72,12 @@ def connections():
     connections at the peak and 2 s after."""
     from deploy.cluster import prepare_database
     from deploy.services import own_postgres
-    from tests.support.connections import burst
+    from harness.connections import burst
 
     lines = []
     with own_postgres() as postgres:
         prepare_database({"DATABASE_URL": postgres.url})
-        no_pool = "tests.support.no_pool_settings"
+        no_pool = "harness.no_pool_settings"
         for label, env in [
             ("the pool (this project)", {}),
             ("CONN_MAX_AGE=60, no pool, lean", {"DJANGO_SETTINGS_MODULE": no_pool}),
@@ -105,7 +105,7 @@ def accounts():
     import secrets
 
     from deploy.cluster import prepare_database
-    from tests.support.background import create_barbara
+    from harness.background import create_barbara
 
     lines = []
     with tempfile.TemporaryDirectory() as directory:
@@ -150,8 +150,8 @@ def background():
     import signal
     import time
 
-    from tests.support import background as bg
-    from tests.support.servers import serve_process
+    from harness import background as bg
+    from harness.servers import serve_process
 
     def killed(process):
         os.killpg(process.pid, signal.SIGKILL)
@@ -210,7 +210,7 @@ def testing():
     import sys
 
     from deploy.services import own_postgres
-    from tests.support.servers import BASE_DIR
+    from harness.servers import BASE_DIR
 
     lines = []
     with own_postgres() as postgres:

@@ -5,22 +5,22 @@ import time
 
 import httpx2
 
-from tests.support.servers import serve
+from harness.servers import serve
 
 from . import load
 
 
 def naive_fan_out():
     """The 2020 posts' fan-out (/aggregator/naive/) beside the bounded one
-    (/aggregator/async/) on one uvicorn worker: 200 fan-outs of ten
+    (/aggregator/bounded/) on one uvicorn worker: 200 fan-outs of ten
     immediate calls, 10 at a time, to this same server; then ten calls to an
     upstream where every other call fails, and to one that never answers
     (read timeout 5 s, deadline 1 s)."""
-    from tests.support.upstreams import FakeUpstream
+    from harness.upstreams import FakeUpstream
 
     lines = []
     with serve("uvicorn", "--no-access-log") as url:
-        for variant in ("naive", "async"):
+        for variant in ("naive", "bounded"):
             path = f"{url}/aggregator/{variant}/?n=10&delay=0"
             load.run(path, concurrency=1, requests=5)
             outcome = load.run(path, concurrency=10, requests=200)
@@ -37,7 +37,7 @@ def naive_fan_out():
                 "AGGREGATOR_DEADLINE": "1",
             }
             with serve("uvicorn", env=env) as url:
-                for variant in ("naive", "async"):
+                for variant in ("naive", "bounded"):
                     started = time.monotonic()
                     answer = httpx2.get(
                         f"{url}/aggregator/{variant}/?n=10&delay=0", timeout=30
@@ -55,9 +55,9 @@ def naive_fan_out():
 def fail_fast():
     """gather against TaskGroup on one uvicorn worker: ten calls to an
     upstream where call 0 fails at once and the others hang (deadline 2 s),
-    through /aggregator/async/ and /aggregator/fail-fast/; then ten calls
+    through /aggregator/bounded/ and /aggregator/fail-fast/; then ten calls
     that all answer after 1 s, through each."""
-    from tests.support.upstreams import FakeUpstream
+    from harness.upstreams import FakeUpstream
 
     lines = []
     with FakeUpstream() as upstream:
@@ -66,7 +66,7 @@ def fail_fast():
             "AGGREGATOR_DEADLINE": "2",
         }
         with serve("uvicorn", env=env) as url:
-            for variant in ("async", "fail-fast"):
+            for variant in ("bounded", "fail-fast"):
                 hung_up = upstream.hung_up
                 started = time.monotonic()
                 answer = httpx2.get(f"{url}/aggregator/{variant}/?n=10", timeout=30)
@@ -78,7 +78,7 @@ def fail_fast():
                     f" {upstream.hung_up - hung_up} calls hang up"
                 )
     with serve("uvicorn") as url:
-        for variant in ("async", "fail-fast"):
+        for variant in ("bounded", "fail-fast"):
             path = f"{url}/aggregator/{variant}/?n=10&delay=1"
             answer = httpx2.get(path, timeout=30)
             lines.append(

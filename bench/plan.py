@@ -11,7 +11,7 @@ CPUS = os.cpu_count() or 1
 @dataclass(frozen=True)
 class Config:
     name: str
-    server: str  # a key of tests.support.servers.COMMANDS
+    server: str  # a key of harness.servers.COMMANDS
     extra_args: tuple
     description: str
     capacity: int | None = None  # requests it can run at once; None: unbounded
@@ -151,14 +151,14 @@ def workloads(quick=False):
             Workload("say-sync x1000", f"/api/say-sync?{say}", 1000, 1000, floor=delay),
         ]  # fmt: skip
     plan += [
-        Workload(f"fan-out async {tasks}x{task_delay}s", f"/aggregator/async/?{fan_out}",
+        Workload(f"fan-out async {tasks}x{task_delay}s", f"/aggregator/bounded/?{fan_out}",
                  readers, readers, floor=task_delay),
-        Workload(f"fan-out sync loop {tasks}x{task_delay}s", f"/aggregator/sync/?{fan_out}",
+        Workload(f"fan-out sync loop {tasks}x{task_delay}s", f"/aggregator/sync-loop/?{fan_out}",
                  readers, readers, floor=tasks * task_delay),
         Workload("throughput delay 0", "/api/say-after?delay=0&word=hello", 50,
                  duration=0.5 if quick else 10, raw=True),
         # Last: a server that cannot cancel (WSGI) stays busy with it for long.
-        Workload(f"abandoned fan-outs x{flood}", f"/aggregator/async/?{storm}",
+        Workload(f"abandoned fan-outs x{flood}", f"/aggregator/bounded/?{storm}",
                  flood, flood, kind="abandon"),
     ]  # fmt: skip
     return plan

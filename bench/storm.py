@@ -20,10 +20,10 @@ import time
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-from tests.support.servers import BASE_DIR, serve_process
+from harness.sampler import group_usage
+from harness.servers import BASE_DIR, serve_process
 
 from .load import get_all, request_for
-from .sampler import group_usage
 
 
 async def abandon(url, *, clients=100, after=0.5):

@@ -19,8 +19,8 @@ from asgiref.sync import sync_to_async
 from django.db import connection
 from django.http import JsonResponse
 
-from common.demos import slow_demo
-from common.forms import invalid_query, try_again
+from answers.demos import slow_demo
+from answers.errors import invalid_query, try_again
 
 from .forms import PauseForm
 from .models import Post

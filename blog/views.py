@@ -18,7 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 import leanasgi
-from common.forms import invalid_query, try_again
+from answers.errors import invalid_query, try_again
 
 from . import live
 from .forms import SearchForm

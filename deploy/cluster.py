@@ -28,7 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.servers import (
+from harness.background import WORKER_COMMAND, prepare_database
+from harness.servers import (
     BASE_DIR,
     BIN,
     PRODUCTION_ENV,
@@ -180,7 +181,6 @@ def running_cluster(directory=None, port=None, workers=None):
 
 
 # One task worker (blog/tasks.py) runs the background work of both servers.
-WORKER_COMMAND = ["manage.py", "db_worker"]
 # Its one thread needs one connection. The apps' pool of 20 let it grow to 3:
 # its first query waits for the pool to open its min_size of 2, and a wait
 # grows the pool by one. A pool of 2 bounds it.
@@ -202,16 +202,6 @@ def running_worker(env):
     finally:
         process.terminate()
         process.wait(timeout=15)
-
-
-def prepare_database(env):
-    for command in (["migrate", "--noinput"], ["seed_blog"]):
-        subprocess.run(
-            [sys.executable, "manage.py", *command, "--verbosity", "0"],
-            cwd=BASE_DIR,
-            env={**os.environ, **env},
-            check=True,
-        )
 
 
 def stop_on_sigterm():

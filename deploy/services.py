@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.servers import BASE_DIR, free_port
+from harness.servers import BASE_DIR, free_port
 
 NGINX = "/usr/sbin/nginx"  # not a service, but installed with them
 REDIS_SERVER = "/usr/bin/redis-server"

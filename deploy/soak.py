@@ -22,8 +22,8 @@ import time
 
 import httpx2
 
-from bench.sampler import group_usage
-from tests.support.servers import BASE_DIR, CSRF
+from harness.sampler import group_usage
+from harness.servers import BASE_DIR, CSRF
 
 from .cluster import WORKER_ENV, running_cluster, stop_on_sigterm
 from .soak_outcome import Outcome, Samples, draw
@@ -36,7 +36,7 @@ LIKED_POSTS = (1, 2, 3)
 # One of each in turn: waiting, fanning out, reading, writing.
 MIX = [
     ("say-after", "GET", "/api/say-after?delay=1&word=soak"),
-    ("fan-out", "GET", "/aggregator/async/?n=5&delay=0.5"),
+    ("fan-out", "GET", "/aggregator/bounded/?n=5&delay=0.5"),
     ("blog page", "GET", "/blog/"),
     ("api read", "GET", "/api/blog/2"),
     ("like", "POST", "/api/blog/{post}/like"),

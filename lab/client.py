@@ -13,8 +13,7 @@ from dataclasses import dataclass
 
 import httpx2
 
-from aggregator.bounded import client_options
-from aggregator.results import timeout
+from aggregator import clients
 
 
 @dataclass(frozen=True)
@@ -114,14 +113,9 @@ class Sender:
             if self.stopped:
                 return
             self.loop, self.task = asyncio.get_running_loop(), asyncio.current_task()
-        limits = httpx2.Limits(max_connections=len(self.targets))
         # The run's time is the only read timeout: a fan-out may take its own
         # whole deadline to answer.
-        options = {
-            **client_options(),
-            "limits": limits,
-            "timeout": timeout(self.seconds),
-        }
+        options = clients.options(len(self.targets), read=self.seconds)
         async with httpx2.AsyncClient(**options) as client:
             await asyncio.gather(
                 *(self.send(client, i, target) for i, target in enumerate(self.targets))

@@ -63,9 +63,9 @@ EXPERIMENTS = {
             "fan-out",
             f"{FAN_OUT_CALLS} upstream calls per request: async vs loop vs thread pool",
             (
-                Lane("async", "async gather", "aggregator:fan_out_async", FAN_OUT),
-                Lane("sync", "sync loop", "aggregator:fan_out_sync", FAN_OUT),
-                Lane("threads", "thread pool", "aggregator:fan_out_threads", FAN_OUT),
+                Lane("async", "async gather", "aggregator:bounded", FAN_OUT),
+                Lane("sync", "sync loop", "aggregator:sync_loop", FAN_OUT),
+                Lane("threads", "thread pool", "aggregator:threads", FAN_OUT),
             ),
         ),
         Experiment(

@@ -19,9 +19,9 @@ from django.core.handlers.asgi import ASGIRequest
 from django.http import JsonResponse, StreamingHttpResponse
 from django.shortcuts import render
 
-from common.addresses import this_server
-from common.forms import invalid_query
-from common.streams import until_stop
+from aggregator.addresses import this_server
+from answers.errors import invalid_query
+from answers.streams import until_stop
 
 from . import client, meter
 from .experiments import EXPERIMENTS

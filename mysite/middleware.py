@@ -17,7 +17,7 @@ from django.core.signals import got_request_exception
 from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 
-from common.forms import try_again
+from answers.errors import try_again
 
 logger = logging.getLogger(__name__)
 

@@ -268,7 +268,7 @@ LOGIN_MAX_CHECKING = 10
 # The sync demos that hold a thread for seconds (say-sync, the sync
 # upstream and fan-outs, the slow queries): with DJANGO_DEMOS off, at most
 # this many at once, so that they cannot take every request thread
-# (common/demos.py). Unlimited with the demos on, as in development.
+# (answers/demos.py). Unlimited with the demos on, as in development.
 SLOW_DEMOS_AT_ONCE = 20
 
 # The live lab (/lab/): a page that fires up to LAB_MAX_REQUESTS requests per
@@ -278,7 +278,7 @@ LAB = env_flag("DJANGO_LAB", DEBUG)
 # Demos whose lesson is that they hurt the server (blocking sleep, the naive
 # fan-out, the self-call, the sync-generator stream): a 404 unless on. On by
 # default where the lab is (in development, or with DJANGO_LAB=1), which
-# runs some; DJANGO_DEMOS=0/1 says otherwise (common/demos.py).
+# runs some; DJANGO_DEMOS=0/1 says otherwise (answers/demos.py).
 DEMOS = env_flag("DJANGO_DEMOS", LAB)
 # Server-Timing and X-View-* on every response (mysite/middleware.py): they
 # name internal threads, so with DEBUG off only with this set.

@@ -12,7 +12,7 @@ urlpatterns = [
     path("", views.index, name="index"),
     # ex: /healthz (the container's health check)
     path("healthz", views.healthz, name="healthz"),
-    # ex: /aggregator/async/?n=10&delay=1
+    # ex: /aggregator/bounded/?n=10&delay=1
     path("aggregator/", include("aggregator.urls")),
     # ex: /blog/1/
     path("blog/", include("blog.urls")),

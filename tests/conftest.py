@@ -1,10 +1,10 @@
 """One rule for the whole suite: a test that starts a process through the
-harness (tests/support/servers.py) is marked `slow`, so `pytest -m "not
+harness (harness/servers.py) is marked `slow`, so `pytest -m "not
 slow"` (make check) runs everything else in under a minute."""
 
 import pytest
 
-from tests.support import servers
+from harness import servers
 
 
 @pytest.fixture(autouse=True)

@@ -16,13 +16,13 @@ from django.test import RequestFactory, SimpleTestCase, override_settings
 from django.urls import reverse
 
 import leanasgi
-from aggregator import blocking, bounded, views
-from common.addresses import Target, this_server
+from aggregator import addresses, bounded, requests_loop, sync_loop, threads
+from aggregator.addresses import Target, this_server
+from harness.servers import serve
+from harness.upstreams import FakeUpstream, closed_port_url
 from mysite import asgi
-from tests.support.servers import serve
-from tests.support.upstreams import FakeUpstream, closed_port_url
 
-VARIANTS = ["async", "sync", "requests", "threads"]
+VARIANTS = ["bounded", "sync_loop", "requests_loop", "threads"]
 FAST_TIMEOUTS = {
     "AGGREGATOR_CONNECT_TIMEOUT": 0.5,
     "AGGREGATOR_READ_TIMEOUT": 0.5,
@@ -42,7 +42,7 @@ class FakeUpstreamTestCase(SimpleTestCase):
         url = path if path.startswith("http") else self.upstream.url + path
         with override_settings(AGGREGATOR_UPSTREAM_URL=url, **FAST_TIMEOUTS):
             started = time.monotonic()
-            response = self.client.get(reverse(f"aggregator:fan_out_{variant}") + query)
+            response = self.client.get(reverse(f"aggregator:{variant}") + query)
             return response, time.monotonic() - started
 
 
@@ -54,7 +54,7 @@ class FanOutContractTests(FakeUpstreamTestCase):
                 response, _ = self.fan_out(variant, "/json", "?n=4&delay=0.1")
                 self.assertEqual(response.status_code, 200)
                 body = response.json()
-                self.assertEqual(body["variant"], variant)
+                self.assertEqual(body["variant"], variant.replace("_", "-"))
                 self.assertEqual(
                     (body["n"], body["delay"], body["errors"]), (4, 0.1, 0)
                 )
@@ -69,14 +69,14 @@ class FanOutContractTests(FakeUpstreamTestCase):
 
     def test_defaults_are_ten_calls_of_one_second(self):
         """With no query, a fan-out makes 10 calls of 1 s."""
-        response, _ = self.fan_out("async", "/json")
+        response, _ = self.fan_out("bounded", "/json")
         body = response.json()
         self.assertEqual((body["n"], body["delay"]), (10, 1.0))
         self.assertEqual(len(body["results"]), 10)
 
     async def test_stream_sends_each_result_then_a_summary(self):
         """The stream is NDJSON: one line per task as it completes, then a summary."""
-        url = reverse("aggregator:fan_out_stream") + "?n=3&delay=0"
+        url = reverse("aggregator:stream") + "?n=3&delay=0"
         with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
             response = await self.async_client.get(url)
             body = b"".join([chunk async for chunk in response.streaming_content])
@@ -138,13 +138,13 @@ class FanOutFailureTests(FakeUpstreamTestCase):
     def test_async_time_is_one_timeout_not_n(self):
         """Ten hanging calls cost the async variant one read timeout, not ten."""
         with override_settings(AGGREGATOR_DEADLINE=10):
-            response, elapsed = self.fan_out("async", "/hang", "?n=10&delay=0")
+            response, elapsed = self.fan_out("bounded", "/hang", "?n=10&delay=0")
         self.assertEqual(response.status_code, 504)
         self.assertLess(elapsed, 1.5)
 
     def test_deadline_bounds_the_sync_loop(self):
         """Ten hanging calls in the sync loop stop at the deadline, not 10 x timeout."""
-        response, elapsed = self.fan_out("sync", "/hang", "?n=10&delay=0")
+        response, elapsed = self.fan_out("sync_loop", "/hang", "?n=10&delay=0")
         self.assertEqual(response.status_code, 504)
         self.assertLess(elapsed, 2.5)
         self.assertIn("not done within", response.json()["results"][-1]["error"])
@@ -161,7 +161,7 @@ class FanOutFailureTests(FakeUpstreamTestCase):
             "delay=soon": "delay",
             "delay=nan": "delay",
         }
-        names = [f"fan_out_{v}" for v in [*VARIANTS, "stream"]] + ["pitfall_self_call"]
+        names = [*VARIANTS, "stream", "naive", "fail_fast", "pitfall_self_call"]
         for name in names:
             for query, field in bad.items():
                 with self.subTest(name=name, query=query):
@@ -207,7 +207,7 @@ class SharedClientTests(FakeUpstreamTestCase):
         """On a server's event loop two fan-outs reuse one AsyncClient."""
         # What the ASGI application does for every request; the test client skips it.
         leanasgi.mark_serving_loop()
-        url = reverse("aggregator:fan_out_async") + "?n=2&delay=0"
+        url = reverse("aggregator:bounded") + "?n=2&delay=0"
         with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
             first = await self.async_client.get(url)
             client = bounded._shared[asyncio.get_running_loop()].client
@@ -229,7 +229,7 @@ class SharedClientTests(FakeUpstreamTestCase):
 
         with mock.patch.object(bounded.httpx2, "AsyncClient", recording):
             for _ in range(3):
-                response, _ = self.fan_out("async", "/json", "?n=2&delay=0")
+                response, _ = self.fan_out("bounded", "/json", "?n=2&delay=0")
                 self.assertEqual(response.json()["errors"], 0)
         self.assertEqual(len(opened), 3)
         self.assertTrue(all(client.is_closed for client in opened))
@@ -237,7 +237,7 @@ class SharedClientTests(FakeUpstreamTestCase):
     async def test_lifespan_shutdown_closes_the_shared_client(self):
         """The ASGI lifespan's shutdown closes this loop's client and forgets it."""
         leanasgi.mark_serving_loop()
-        url = reverse("aggregator:fan_out_async") + "?n=1&delay=0"
+        url = reverse("aggregator:bounded") + "?n=1&delay=0"
         with override_settings(AGGREGATOR_UPSTREAM_URL=self.upstream.url + "/json"):
             await self.async_client.get(url)
         client = bounded._shared[asyncio.get_running_loop()].client
@@ -262,8 +262,8 @@ class SharedThreadPoolTests(FakeUpstreamTestCase):
     def test_concurrent_first_requests_build_one_pool(self):
         """Twenty threads asking for the pool at once all get the same one."""
         with ThreadPoolExecutor(20) as askers:
-            pools = list(askers.map(lambda _: blocking.shared_pool(), range(20)))
-        self.assertEqual({id(pool) for pool in pools}, {id(blocking.shared_pool())})
+            pools = list(askers.map(lambda _: threads.shared_pool(), range(20)))
+        self.assertEqual({id(pool) for pool in pools}, {id(threads.shared_pool())})
 
     def test_a_client_that_went_away_stops_every_sync_fan_out(self):
         """With the hang-up event set, each sync way returns at once, calling nothing."""
@@ -271,11 +271,11 @@ class SharedThreadPoolTests(FakeUpstreamTestCase):
         gone.set()
         target = Target(self.upstream.url + "/hang")
         for fan_out in (
-            blocking.loop_httpx,
-            blocking.loop_requests,
-            blocking.thread_pool,
+            sync_loop.one_by_one,
+            requests_loop.one_by_one,
+            threads.on_the_pool,
         ):
-            with self.subTest(fan_out.__name__):
+            with self.subTest(fan_out.__module__):
                 started = time.monotonic()
                 results = fan_out(target, 5, 1, gone=gone)
                 self.assertLess(time.monotonic() - started, 0.5)
@@ -293,7 +293,7 @@ class SharedThreadPoolTests(FakeUpstreamTestCase):
         target = Target(self.upstream.url + "/json")
         calls_before = self.upstream.calls
         started = time.monotonic()
-        results = blocking.thread_pool(target, 100, 1, gone=gone)
+        results = threads.on_the_pool(target, 100, 1, gone=gone)
         self.assertLess(time.monotonic() - started, 0.6)
         self.assertEqual(
             [result.error for result in results],
@@ -356,7 +356,7 @@ class CancellationTests(FakeUpstreamTestCase):
         fake = self.upstream
         with override_settings(AGGREGATOR_UPSTREAM_URL=fake.url + "/hang"):
             elapsed, sent = await self.run_until_disconnect(
-                "/aggregator/async/?n=5&delay=0", lambda: fake.hanging == 5
+                "/aggregator/bounded/?n=5&delay=0", lambda: fake.hanging == 5
             )
         self.assertLess(elapsed, 3)
         self.assertEqual(sent, [])  # no response: the view was cancelled
@@ -420,7 +420,7 @@ class UpstreamAddressTests(SimpleTestCase):
         """AGGREGATOR_UPSTREAM_URL, when set, is the upstream."""
         request = RequestFactory().get("/")
         self.assertEqual(
-            views.upstream_target(request).url, "http://127.0.0.1:9/elsewhere"
+            addresses.upstream(request).url, "http://127.0.0.1:9/elsewhere"
         )
 
 

@@ -9,8 +9,8 @@ import time
 import httpx2
 import pytest
 
-from tests.support.servers import output, serve, serve_process
-from tests.support.upstreams import FakeUpstream
+from harness.servers import output, serve, serve_process
+from harness.upstreams import FakeUpstream
 from tests.test_servers import timed_gets
 
 pytestmark = pytest.mark.slow  # each test starts real processes
@@ -38,10 +38,10 @@ def get(url, **kwargs):
 @pytest.mark.parametrize(
     ("variant", "at_least", "below"),
     [
-        ("async", 0.5, 0.8),
+        ("bounded", 0.5, 0.8),
         ("threads", 0.5, 0.8),
-        ("sync", 5, 5.8),
-        ("requests", 5, 5.8),
+        ("sync-loop", 5, 5.8),
+        ("requests-loop", 5, 5.8),
     ],
 )
 def test_fan_out_timing(uvicorn, variant, at_least, below):
@@ -97,7 +97,7 @@ def test_every_variant_answers_a_hanging_upstream_within_the_deadline(fake_upstr
         "AGGREGATOR_DEADLINE": "1.5",
     }
     with serve("uvicorn", env=env) as url:
-        for variant in ["async", "sync", "requests", "threads"]:
+        for variant in ["bounded", "sync-loop", "requests-loop", "threads"]:
             response, elapsed = get(f"{url}/aggregator/{variant}/?n=10&delay=1")
             assert response.status_code == 504, variant
             assert response.json()["errors"] == 10
@@ -113,7 +113,7 @@ def test_async_fan_out_under_wsgi_gets_a_fresh_client_each_time(fake_upstream):
     env = {"AGGREGATOR_UPSTREAM_URL": fake_upstream.url + "/json"}
     with serve("gunicorn", env=env) as url:
         for _ in range(3):
-            response, _ = get(f"{url}/aggregator/async/?n=5&delay=0.2")
+            response, _ = get(f"{url}/aggregator/bounded/?n=5&delay=0.2")
             assert response.json()["errors"] == 0
 
 
@@ -207,7 +207,7 @@ def test_fail_fast_answers_at_the_first_failure_and_hangs_up_the_rest(fake_upstr
         assert {r["error"] for r in results[1:]} == {"cancelled: call 0 failed first"}
         assert fake_upstream.wait_for(lambda: fake_upstream.hung_up == hung_up + 9)
 
-        response, elapsed = get(f"{url}/aggregator/async/?n=10&delay=1")
+        response, elapsed = get(f"{url}/aggregator/bounded/?n=10&delay=1")
         assert response.status_code == 502
         assert response.json()["errors"] == 10
         assert 1.5 <= elapsed < 2.3

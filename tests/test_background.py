@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.support.background import (
+from harness.background import (
     SPOILED,
     as_barbara,
     enqueue_slow_task,
@@ -19,7 +19,7 @@ from tests.support.background import (
     task_rows,
     worker,
 )
-from tests.support.servers import output, serve_process
+from harness.servers import output, serve_process
 
 pytestmark = pytest.mark.slow  # each test starts real processes
 

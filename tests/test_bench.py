@@ -12,7 +12,7 @@ from django.test import SimpleTestCase
 
 from bench import anatomy
 from bench.plan import CONFIGS, NAMES, workloads
-from tests.support.servers import ASGI_SERVERS, BASE_DIR
+from harness.servers import ASGI_SERVERS, BASE_DIR
 
 
 def run(module, *args, timeout=300):

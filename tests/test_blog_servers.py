@@ -10,7 +10,7 @@ import time
 import httpx2
 import pytest
 
-from tests.support.servers import BASE_DIR, CSRF, PRODUCTION_ENV, serve
+from harness.servers import BASE_DIR, CSRF, PRODUCTION_ENV, serve
 
 pytestmark = pytest.mark.slow  # each test starts real processes
 

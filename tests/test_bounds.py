@@ -8,8 +8,8 @@ import time
 import httpx2
 import pytest
 
-from tests.support.background import PASSWORD, as_barbara, spoiled_database, task_rows
-from tests.support.servers import serve_process
+from harness.background import PASSWORD, as_barbara, spoiled_database, task_rows
+from harness.servers import serve_process
 
 pytestmark = pytest.mark.slow
 

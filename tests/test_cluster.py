@@ -25,7 +25,7 @@ from deploy.cluster import (
     running_cluster,
 )
 from deploy.services import PG_MAX_CONNECTIONS
-from tests.support.servers import BASE_DIR, CSRF, free_port, output
+from harness.servers import BASE_DIR, CSRF, free_port, output
 
 pytestmark = [
     pytest.mark.slow,
@@ -326,7 +326,7 @@ def test_a_dead_upstream_service_leaves_both_app_servers_in_rotation(dead_upstre
                 for _ in range(10):  # 30 a second for 10 s
                     sent += [
                         asyncio.create_task(
-                            client.get("/aggregator/async/?n=3&delay=0")
+                            client.get("/aggregator/bounded/?n=3&delay=0")
                         )
                         for _ in range(30)
                     ]
@@ -362,7 +362,7 @@ def test_a_dead_upstream_service_leaves_both_app_servers_in_rotation(dead_upstre
 
 def fan_out_502s(app):
     """The fan-outs this app server has answered 502, as Django logged them."""
-    return output(app.process).count("Bad Gateway: /aggregator/async/")
+    return output(app.process).count("Bad Gateway: /aggregator/bounded/")
 
 
 def test_database_restart(cluster):

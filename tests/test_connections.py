@@ -8,7 +8,7 @@ import pytest
 
 from deploy.cluster import prepare_database
 from deploy.services import own_postgres
-from tests.support.connections import burst
+from harness.connections import burst
 
 pytestmark = [
     pytest.mark.slow,
@@ -18,7 +18,7 @@ pytestmark = [
     ),
 ]
 
-NO_POOL = {"DJANGO_SETTINGS_MODULE": "tests.support.no_pool_settings"}
+NO_POOL = {"DJANGO_SETTINGS_MODULE": "harness.no_pool_settings"}
 
 
 @pytest.fixture(scope="module")

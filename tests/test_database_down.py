@@ -13,7 +13,7 @@ import pytest
 
 from deploy.cluster import prepare_database
 from deploy.services import own_postgres
-from tests.support.servers import output, serve_process
+from harness.servers import output, serve_process
 
 pytestmark = [
     pytest.mark.slow,

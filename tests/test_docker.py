@@ -11,7 +11,7 @@ import httpx2
 import pytest
 from django.test import SimpleTestCase
 
-from tests.support.servers import BASE_DIR, free_port, running
+from harness.servers import BASE_DIR, free_port, running
 
 
 def dockerfile_instructions():

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 import leanasgi
 from aggregator import bounded, naive
-from tests.support.upstreams import FakeUpstream
+from harness.upstreams import FakeUpstream
 
 
 class NaiveFanOutTests(SimpleTestCase):
@@ -26,18 +26,18 @@ class NaiveFanOutTests(SimpleTestCase):
         url = self.upstream.url + path
         with override_settings(AGGREGATOR_UPSTREAM_URL=url, **settings):
             started = time.monotonic()
-            response = self.client.get(reverse(f"aggregator:fan_out_{variant}") + query)
+            response = self.client.get(reverse(f"aggregator:{variant}") + query)
             return response, time.monotonic() - started
 
     def test_while_every_call_answers_both_give_the_same_answers(self):
         """Five calls that answer: both variants answer 200 with the same
         five values, in task order."""
         answers = {}
-        for variant in ("naive", "async"):
+        for variant in ("naive", "bounded"):
             response, _ = self.fan_out(variant, "/json", "?n=5&delay=0")
             self.assertEqual(response.status_code, 200)
             answers[variant] = [r["value"] for r in response.json()["results"]]
-        self.assertEqual(answers["naive"], answers["async"])
+        self.assertEqual(answers["naive"], answers["bounded"])
         self.assertEqual(
             [value["task_id"] for value in answers["naive"]], [0, 1, 2, 3, 4]
         )
@@ -50,7 +50,7 @@ class NaiveFanOutTests(SimpleTestCase):
         self.assertEqual(naive_answer.status_code, 502)
         self.assertNotIn("results", naive_answer.json())
         self.assertIn("gather raised", naive_answer.json()["error"])
-        bounded, _ = self.fan_out("async", "/flaky", "?n=5&delay=0")
+        bounded, _ = self.fan_out("bounded", "/flaky", "?n=5&delay=0")
         self.assertEqual(bounded.status_code, 200)
         self.assertEqual(len(bounded.json()["results"]), 5)
         self.assertEqual(bounded.json()["errors"], 2)
@@ -61,7 +61,7 @@ class NaiveFanOutTests(SimpleTestCase):
         has none, waits out the read timeout."""
         timeouts = {"AGGREGATOR_READ_TIMEOUT": 2, "AGGREGATOR_DEADLINE": 0.5}
         bounded, bounded_took = self.fan_out(
-            "async", "/hang", "?n=3&delay=0", **timeouts
+            "bounded", "/hang", "?n=3&delay=0", **timeouts
         )
         self.assertEqual(bounded.status_code, 504)
         self.assertTrue(0.5 <= bounded_took < 1.2, bounded_took)
@@ -81,16 +81,16 @@ class NaiveFanOutTests(SimpleTestCase):
         query = "?n=10&delay=0.3"
         most = {}
         with override_settings(AGGREGATOR_UPSTREAM_URL=url, AGGREGATOR_MAX_IN_FLIGHT=5):
-            for variant in ("naive", "async"):
+            for variant in ("naive", "bounded"):
                 self.upstream.most_in_flight = 0
-                path = reverse(f"aggregator:fan_out_{variant}") + query
+                path = reverse(f"aggregator:{variant}") + query
                 responses = await asyncio.gather(
                     *(self.async_client.get(path) for _ in range(4))
                 )
                 self.assertEqual({r.status_code for r in responses}, {200})
                 most[variant] = self.upstream.most_in_flight
             await bounded.close_clients()
-        self.assertEqual(most, {"naive": 40, "async": 5})
+        self.assertEqual(most, {"naive": 40, "bounded": 5})
 
     async def test_each_naive_request_builds_a_client_of_its_own(self):
         """Three naive fan-outs build three clients, each with its connections
@@ -109,13 +109,13 @@ class NaiveFanOutTests(SimpleTestCase):
             override_settings(AGGREGATOR_UPSTREAM_URL=url),
             mock.patch.object(naive.httpx2, "AsyncClient", counting),
         ):
-            for variant in ("naive", "async"):
+            for variant in ("naive", "bounded"):
                 built.clear()
-                path = reverse(f"aggregator:fan_out_{variant}") + "?n=2&delay=0"
+                path = reverse(f"aggregator:{variant}") + "?n=2&delay=0"
                 for _ in range(3):
                     self.assertEqual(
                         (await self.async_client.get(path)).status_code, 200
                     )
                 counts[variant] = len(built)
             await bounded.close_clients()
-        self.assertEqual(counts, {"naive": 3, "async": 1})
+        self.assertEqual(counts, {"naive": 3, "bounded": 1})

@@ -6,7 +6,7 @@ import subprocess
 
 from django.test import SimpleTestCase
 
-from tests.support.servers import BASE_DIR, serve
+from harness.servers import BASE_DIR, serve
 
 
 def make(*args):

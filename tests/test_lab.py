@@ -11,7 +11,7 @@ import pytest
 from django.test import SimpleTestCase
 from django.urls import reverse
 
-from tests.support.servers import output, serve, serve_process
+from harness.servers import output, serve, serve_process
 
 LAB_ON = {"DJANGO_LAB": "1"}  # the servers run with DEBUG off, as in production
 

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx2
 import pytest
 
-from tests.support.servers import serve, serve_process
+from harness.servers import serve, serve_process
 
 pytestmark = pytest.mark.slow  # each test starts real processes
 

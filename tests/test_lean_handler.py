@@ -14,8 +14,8 @@ import pytest
 from django.conf import settings
 
 from bench import load
-from bench.sampler import group_usage
-from tests.support.servers import serve_process
+from harness.sampler import group_usage
+from harness.servers import serve_process
 
 pytestmark = pytest.mark.slow  # each test starts real processes
 

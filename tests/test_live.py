@@ -15,9 +15,9 @@ import time
 import httpx2
 import pytest
 
-from bench.sampler import group_usage
 from deploy.services import REDIS_SERVER, Redis
-from tests.support.servers import CSRF, output, serve_process
+from harness.sampler import group_usage
+from harness.servers import CSRF, output, serve_process
 
 pytestmark = pytest.mark.slow  # each test starts real processes
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import SimpleTestCase
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from tests.support.servers import serve
+from harness.servers import serve
 
 
 class IndexTests(SimpleTestCase):
@@ -22,13 +22,13 @@ class IndexTests(SimpleTestCase):
             "aggregator:say_after_sync",
             "aggregator:say_after_async",
             "api:openapi-view",
-            "aggregator:fan_out_naive",
-            "aggregator:fan_out_async",
-            "aggregator:fan_out_fail_fast",
-            "aggregator:fan_out_sync",
-            "aggregator:fan_out_requests",
-            "aggregator:fan_out_threads",
-            "aggregator:fan_out_stream",
+            "aggregator:naive",
+            "aggregator:bounded",
+            "aggregator:fail_fast",
+            "aggregator:sync_loop",
+            "aggregator:requests_loop",
+            "aggregator:threads",
+            "aggregator:stream",
             "aggregator:upstream_sync",
             "aggregator:upstream_async",
             "aggregator:pitfall_blocking_sleep",

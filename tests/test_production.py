@@ -10,7 +10,7 @@ import subprocess
 import httpx2
 import pytest
 
-from tests.support.servers import (
+from harness.servers import (
     BARE_PRODUCTION,
     BASE_DIR,
     PRODUCTION_ENV,

@@ -10,7 +10,7 @@ import time
 import httpx2
 import pytest
 
-from tests.support.servers import (
+from harness.servers import (
     ASGI_SERVERS,
     BASE_DIR,
     DJANGO_SERVERS,
@@ -57,7 +57,7 @@ def test_server_serves_the_site(server):
         bad = httpx2.get(url + "/api/say-after?delay=-1&word=hello")
         assert bad.status_code == 422
         # The fan-out's default upstream is this same server, wherever it listens.
-        fan_out = httpx2.get(url + "/aggregator/async/?n=3&delay=0", timeout=15)
+        fan_out = httpx2.get(url + "/aggregator/bounded/?n=3&delay=0", timeout=15)
         assert (fan_out.status_code, fan_out.json()["errors"]) == (200, 0)
 
         docs = httpx2.get(url + "/api/docs")

@@ -15,8 +15,8 @@ from django.middleware.security import SecurityMiddleware
 from django.test import SimpleTestCase, override_settings
 from django.utils.module_loading import import_string
 
+from harness.servers import BASE_DIR, PRODUCTION_ENV
 from leanasgi import checks as project_checks
-from tests.support.servers import BASE_DIR, PRODUCTION_ENV
 
 
 def manage(*args, **env):

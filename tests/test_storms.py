@@ -18,10 +18,10 @@ import pytest
 from django.conf import settings
 
 from bench import load
-from bench.sampler import group_usage
 from bench.storm import abandon, cpu_seconds
-from tests.support.servers import output, serve, serve_process
-from tests.support.upstreams import FakeUpstream
+from harness.sampler import group_usage
+from harness.servers import output, serve, serve_process
+from harness.upstreams import FakeUpstream
 from tests.test_servers import timed_gets
 
 pytestmark = pytest.mark.slow  # each test starts real processes
@@ -40,7 +40,7 @@ def wait_for(predicate, timeout):
     return predicate()
 
 
-@pytest.mark.parametrize("variant", ["async", "stream", "threads"])
+@pytest.mark.parametrize("variant", ["bounded", "stream", "threads"])
 def test_abandoned_fan_outs_cost_nothing_once_the_clients_are_gone(variant):
     """100 clients hang up on 20-call fan-outs after 0.5 s. Right after, 20
     concurrent 1 s say-sync requests all answer in under 2 s; within 5 s the
@@ -89,7 +89,7 @@ def test_a_thousand_fan_outs_at_once_all_answer_by_the_deadline():
             }
             with serve_process("uvicorn", env=env) as (url, _):
                 answers = asyncio.run(
-                    load.get_all(f"{url}/aggregator/async/?n=10&delay=1", 1000)
+                    load.get_all(f"{url}/aggregator/bounded/?n=10&delay=1", 1000)
                 )
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
@@ -125,7 +125,7 @@ def counting_upstream():
 @pytest.mark.parametrize(
     ("variant", "bound"),
     [
-        ("async", "AGGREGATOR_MAX_IN_FLIGHT"),
+        ("bounded", "AGGREGATOR_MAX_IN_FLIGHT"),
         ("stream", "AGGREGATOR_MAX_IN_FLIGHT"),
         ("threads", "AGGREGATOR_THREADS"),
     ],
@@ -156,7 +156,7 @@ def test_sigterm_in_a_storm_stops_the_server_within_the_graceful_timeout():
     ):
         storm = threading.Thread(
             target=asyncio.run,
-            args=(abandon(f"{url}/aggregator/async/?{STORM}", clients=100, after=8),),
+            args=(abandon(f"{url}/aggregator/bounded/?{STORM}", clients=100, after=8),),
             daemon=True,
         )
         storm.start()

@@ -1,4 +1,4 @@
-"""The container's health check: `python -m mysite.healthcheck`.
+"""The container's health check: `python -m deploy.healthcheck`.
 
 Asks this machine's server for /healthz and exits 0 on a 200. It sends the
 first allowed host as the Host header, since Django refuses any other.

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx2
 
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
+BASE_DIR = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 
 # Each entry: the command, with {host} and {port} filled in. Only the address

@@ -8,12 +8,22 @@ import sys
 
 import httpx2
 
-from deploy.cluster import WORKER_COMMAND, prepare_database
-from tests.support.servers import BASE_DIR, PRODUCTION_ENV
+from harness.servers import BASE_DIR, PRODUCTION_ENV
 
 DRAFTS_AUTHOR = 5  # Barbara, whose are the seeded drafts (posts 5, 10, ...)
 PASSWORD = "barbara's long pass phrase"  # her user's, in every such file
 SPOILED = 99  # her count of published posts before a recount; it is 0
+WORKER_COMMAND = ["manage.py", "db_worker"]
+
+
+def prepare_database(env):
+    for command in (["migrate", "--noinput"], ["seed_blog"]):
+        subprocess.run(
+            [sys.executable, "manage.py", *command, "--verbosity", "0"],
+            cwd=BASE_DIR,
+            env={**os.environ, **env},
+            check=True,
+        )
 
 
 def spoiled_database(path):

@@ -9,7 +9,7 @@ import time
 
 import httpx2
 
-from tests.support.servers import serve
+from harness.servers import serve
 
 QUERY = "/blog/pitfalls/one-query/?seconds=0.2"
 

@@ -1,4 +1,4 @@
-"""The site's answers to a request it will not serve as asked, shared by
+"""The site's JSON answers to a request it will not serve as asked, shared by
 every app: a bad query string (400), and "too much at once, try again" (503)."""
 
 from django.http import JsonResponse

@@ -1,26 +1,20 @@
-"""Two ways to read Redis from an async view, for `make figures` (redis-cache).
+"""Two ways to read Redis from an async view, served by bench/redis_probe_settings.py.
 
-Served with DJANGO_SETTINGS_MODULE=bench.redis_probe and REDIS_URL set:
 - /redis/django-cache: Django's cache API, `await cache.aget(key)`. Django's
   Redis backend uses the sync redis client, so aget runs it in a thread;
 - /redis/asyncio: redis.asyncio used directly, on the event loop.
 """
 
 import redis.asyncio as aredis
+from django.conf import settings
 from django.core.cache import cache
 from django.http import JsonResponse
 from django.urls import path
 
-from mysite.settings import *  # noqa: F403
-from mysite.settings import REDIS_URL
-
-ROOT_URLCONF = "bench.redis_probe"
 KEY = "bench:probe"
+VALUE = "x" * 100
 
 _client = None
-
-
-VALUE = "x" * 100
 
 
 async def django_cache(request):
@@ -33,7 +27,7 @@ async def django_cache(request):
 async def redis_asyncio(request):
     global _client
     if _client is None:  # one client, with its pool, for the server's loop
-        _client = aredis.from_url(REDIS_URL, decode_responses=True)
+        _client = aredis.from_url(settings.REDIS_URL, decode_responses=True)
     value = await _client.get(KEY)
     if value is None:
         await _client.set(KEY, VALUE)

@@ -12,7 +12,7 @@ from inspect import iscoroutinefunction
 from django.conf import settings
 from django.http import JsonResponse
 
-from .forms import try_again
+from .errors import try_again
 
 
 def harmful_demo(view):

@@ -7,6 +7,7 @@ import contextlib
 import ipaddress
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.urls import reverse
 
 
@@ -38,3 +39,11 @@ def this_server(request, url_name):
         headers["X-Forwarded-Proto"] = "https"
     url = f"http://{host}:{request.META['SERVER_PORT']}{reverse(url_name)}"
     return Target(url, headers)
+
+
+def upstream(request, url_name="aggregator:upstream_async"):
+    """Where the fan-outs call: AGGREGATOR_UPSTREAM_URL if set, else `url_name`
+    (the slow service, waiting the async way) on this same server."""
+    if settings.AGGREGATOR_UPSTREAM_URL:
+        return Target(settings.AGGREGATOR_UPSTREAM_URL)
+    return this_server(request, url_name)
