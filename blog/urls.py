@@ -1,6 +1,6 @@
 from django.urls import path, register_converter
 
-from . import accounts, pitfalls, views
+from . import accounts, live_views, pitfalls, views
 from .converters import PostIdConverter
 
 register_converter(PostIdConverter, "post_id")
@@ -51,9 +51,9 @@ urlpatterns = [
         "<post_id:post_id>/inline/", views.post_detail_inline, name="post_detail_inline"
     ),
     # ex: /blog/1/events/ (text/event-stream: the live like count)
-    path("<post_id:post_id>/events/", views.post_events, name="post_events"),
+    path("<post_id:post_id>/events/", live_views.post_events, name="post_events"),
     # ex: /blog/live/ (the live broadcast's backend and watchers in this process)
-    path("live/", views.live_status, name="live_status"),
+    path("live/", live_views.live_status, name="live_status"),
     # ex: POST /blog/5/publish/
     path("<post_id:post_id>/publish/", views.post_publish, name="post_publish"),
 ]
