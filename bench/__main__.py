@@ -40,6 +40,13 @@ def parse_args(argv):
         metavar="NAME,...",
         help=f"configurations to run, of: {', '.join(NAMES)}",
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        metavar="N",
+        help="rounds of the whole plan, interleaved: each cell is the median"
+        " of N runs, with the spread beside it (default 3, 1 with --quick)",
+    )
     parser.add_argument("--out", type=Path, help="results folder (default: a new one)")
     parser.add_argument(
         "--anatomy",
@@ -58,7 +65,26 @@ def parse_args(argv):
         args.configs = [config for config in CONFIGS if config.name in chosen]
     else:
         args.configs = CONFIGS
+    if args.repeat is None:
+        args.repeat = 1 if args.quick else 3
+    if not 1 <= args.repeat <= 9:
+        parser.error("--repeat takes 1 to 9 rounds")
     return args
+
+
+SOFTWARE = ["django", "django-ninja", "uvicorn", "daphne", "gunicorn", "granian",
+            "hypercorn", "django-bolt", "httpx2"]  # fmt: skip
+
+
+def software():
+    versions = ", ".join(f"{name} {version(name)}" for name in SOFTWARE)
+    return f"Python {platform.python_version()}, {versions}"
+
+
+def rerun_command(argv):
+    """The command that reproduces this run, as the README writes it."""
+    argv = sys.argv[1:] if argv is None else argv
+    return "make bench" + (f' ARGS="{" ".join(argv)}"' if argv else "")
 
 
 def machine():
@@ -133,13 +159,17 @@ def main(argv=None):
         for workload in plan
         if config.django or workload.raw
     ]
-    progress = Progress(len(steps))
+    progress = Progress(len(steps) * args.repeat)
     rows, warnings = [], []
     # The fan-outs call a bare ASGI upstream, so they measure the view, not a
     # second Django; the deadline is raised so that the sync loop can finish.
     with serve("raw-asgi") as upstream:
         env = {"AGGREGATOR_UPSTREAM_URL": upstream + "/", "AGGREGATOR_DEADLINE": "60"}
-        for config in args.configs:
+        # Round after round of every configuration, not one configuration N
+        # times: a machine that slows for a minute spoils one run of each,
+        # which the median drops, not every run of one.
+        rounds = [(n, config) for n in range(args.repeat) for config in args.configs]
+        for round_number, config in rounds:
             port = free_port()
             url = f"http://127.0.0.1:{port}"
             command = command_for(config.server, port, *config.extra_args)
@@ -150,6 +180,7 @@ def main(argv=None):
                         continue
                     progress.step(f"{config.name}: {workload.name}")
                     row = {"config": config.name, "workload": workload.name}
+                    row["round"] = round_number
                     row.update(floor=workload.floor, note="")
                     queue = workload.queue_seconds(config.capacity, workload.floor)
                     if queue > most_queueing:
@@ -195,6 +226,7 @@ def main(argv=None):
                         )
                     rows.append(row)
     sys.stderr.write("\n")
+    rows = report.medians(rows)
 
     largest = max((w for w in plan if w.raw and w.floor), key=lambda w: w.concurrency)
     for row in rows:
@@ -210,13 +242,11 @@ def main(argv=None):
     meta = {
         "date": started_at.strftime("%Y-%m-%d %H:%M %Z"),
         "machine": machine(),
-        "software": (
-            f"Python {platform.python_version()}, Django {version('django')}, "
-            f"uvicorn {version('uvicorn')}, daphne {version('daphne')}, "
-            f"gunicorn {version('gunicorn')}"
-        ),
+        "software": software(),
         "mode": "quick" if quick else "full",
-        "command": "make bench" + (" ARGS=--quick" if quick else ""),
+        "runs": f"{args.repeat} per cell, interleaved; each cell is their median,"
+        " and `spread` the lowest and highest of the workload's headline figure",
+        "command": rerun_command(argv),
     }
     print(f"Benchmark, {meta['date']}, {meta['machine']}")
     print(report.text_table(rows))

@@ -16,6 +16,7 @@ import platform
 import re
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx2
@@ -71,6 +72,33 @@ def aggregator():
             f"stream: first line after {arrivals[0][0]:.2f} s, elapsed "
             f"{summary['elapsed']:.2f} s, {summary['errors']} errors"
         )
+    return lines
+
+
+def quote():
+    """The two-service quote, async and sync, on one uvicorn worker: the price
+    service answers in 0.3 s, the stock in 0.6 s; each item asked 5 times,
+    one at a time, the median elapsed."""
+    import statistics
+
+    lines = []
+    with serve("uvicorn") as url:
+        httpx2.get(f"{url}/aggregator/quote/async/?item=tea", timeout=30)
+        for kind in ("async", "sync"):
+            for item in ("tea", "cocoa"):
+                answers = [
+                    httpx2.get(
+                        f"{url}/aggregator/quote/{kind}/?item={item}", timeout=30
+                    )
+                    for _ in range(5)
+                ]
+                body = answers[-1].json()
+                elapsed = statistics.median(a.json()["elapsed"] for a in answers)
+                lines.append(
+                    f"quote/{kind}/?item={item}: HTTP {answers[-1].status_code},"
+                    f" median elapsed {elapsed:.2f} s; price {json.dumps(body['price'])};"
+                    f" stock {json.dumps(body['stock'])}"
+                )
     return lines
 
 
@@ -243,7 +271,7 @@ def main(argv=None):
     )
     parser.add_argument(
         "--only",
-        help="one section: flood, aggregator, naive-fan-out, fail-fast, pitfalls,"
+        help="one section: flood, aggregator, quote, naive-fan-out, fail-fast, pitfalls,"
         " orm-pitfalls, connections, accounts, background, testing, bounds,"
         " wsgi-fan-out, blog-reads, redis-cache, through-nginx",
     )
@@ -257,12 +285,14 @@ def main(argv=None):
     only, out = args.only, args.out
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     header = (
-        f"# {now}, Python {platform.python_version()}, {os.cpu_count()} CPUs; "
-        "written by `make figures` (bench/figures.py)"
+        f"# {now}, Python {platform.python_version()}, Django {version('django')},"
+        f" uvicorn {version('uvicorn')}, gunicorn {version('gunicorn')},"
+        f" {os.cpu_count()} CPUs; written by"
     )
     sections = [
         ("flood", flood),
         ("aggregator", aggregator),
+        ("quote", quote),
         ("naive-fan-out", naive_fan_out),
         ("fail-fast", fail_fast),
         ("pitfalls", pitfalls),
@@ -280,12 +310,14 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     if args.before:
         sections = [("bounds-before", functools.partial(bounds, args.before))]
-        header += f"; --before {args.before}"
     for name, measure in sections:
         if only and not name.startswith(only):
             continue
         about = " ".join(getattr(measure, "func", measure).__doc__.split())
-        text = "\n".join([header, f"# {about}", *measure()])
+        command = f'make figures ARGS="--only {name}"'
+        if args.before:
+            command = f'make figures ARGS="--only bounds --before {args.before}"'
+        text = "\n".join([f"{header} `{command}`", f"# {about}", *measure()])
         (out / f"{name}.txt").write_text(text + "\n")
         print(f"== {out / name}.txt\n{text}\n")
     return 0

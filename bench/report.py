@@ -18,7 +18,10 @@ COLUMNS = [
     ("threads", "peak threads"),
     ("waiting", "threads mid-wait"),
     ("recovery", "answers again after s"),
+    ("spread", "spread"),
 ]
+# The figure a workload is judged by, whose spread over the runs is shown.
+HEADLINE = {"max": "max ms", "rps": "req/s", "recovery": "s"}
 
 
 def percentile(ordered, share):
@@ -40,6 +43,39 @@ def summarize(outcome):
             max=ordered[-1],
         )
     return row
+
+
+def headline(row):
+    if "recovery" in row:
+        return "recovery"
+    return "max" if row["floor"] else "rps"
+
+
+def medians(rows):
+    """One row per config and workload: each figure the median of its runs,
+    and `spread` the lowest and highest run of the headline figure."""
+    groups = {}
+    for row in rows:
+        groups.setdefault((row["config"], row["workload"]), []).append(row)
+    merged = []
+    for runs in groups.values():
+        row = dict(runs[0])
+        row.pop("round", None)
+        for key in {key for run in runs for key in run}:
+            values = [run[key] for run in runs if isinstance(run.get(key), int | float)]
+            if values and key not in ("floor", "round"):
+                # Failures are not averaged away: the worst run's count.
+                pick = max if key == "failed" else statistics.median
+                row[key] = pick(values)
+        notes = dict.fromkeys(run["note"] for run in runs if run["note"])
+        row["note"] = "; ".join(notes)
+        key = headline(row)
+        values = [run[key] for run in runs if run.get(key) is not None]
+        if len(runs) > 1 and values:
+            low, high = cell({key: min(values)}, key), cell({key: max(values)}, key)
+            row["spread"] = f"{low}-{high} {HEADLINE[key]} ({len(values)} runs)"
+        merged.append(row)
+    return merged
 
 
 def cell(row, key):

@@ -162,3 +162,31 @@ def test_figures_measure_the_pitfalls():
     assert 5 <= totals[0] < 5.8, totals
     assert all(1 <= total < 1.6 for total in totals[1:]), totals
     assert "self-call, n=10 delay=1: elapsed" in lines[5]
+
+
+class RepeatTests(SimpleTestCase):
+    def test_each_cell_is_the_median_of_its_runs_with_the_spread(self):
+        """Three runs of one cell become one row: each figure their median,
+        failures the worst run's, and the headline's lowest and highest."""
+        from bench.report import medians
+
+        runs = [
+            {"config": "uvicorn", "workload": "x100", "floor": 3, "note": "",
+             "round": n, "max": high, "rps": 30.0, "failed": failed}
+            for n, (high, failed) in enumerate([(3050, 0), (3300, 2), (3040, 0)])
+        ]  # fmt: skip
+        [row] = medians(runs)
+        self.assertEqual((row["max"], row["failed"], row["rps"]), (3050, 2, 30.0))
+        self.assertEqual(row["spread"], "3040-3300 max ms (3 runs)")
+        self.assertNotIn("round", row)
+
+    def test_the_saved_run_says_how_to_make_it_again(self):
+        """docs/bench/results.md names the command, the runs per cell and every
+        server's version, so a reader can repeat it and compare."""
+        from bench.__main__ import SOFTWARE
+
+        header = (BASE_DIR / "docs" / "bench" / "results.md").read_text()[:2000]
+        self.assertIn("- command: make bench", header)
+        self.assertIn("- runs: 3 per cell, interleaved", header)
+        for name in SOFTWARE:
+            self.assertRegex(header, rf"{name} \d")

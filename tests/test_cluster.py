@@ -141,7 +141,8 @@ def test_a_crash_costs_only_what_was_in_flight_and_never_a_double_like(cluster, 
     stream of likes are in flight. Only requests that were on app1 may fail
     (nginx retries the GETs it can on app2); every request sent afterwards
     succeeds on app2; and the like count rises by the 200 answers, never by a
-    like sent twice (a POST is never retried)."""
+    like sent twice (a POST that reached app1 is not sent to app2). Every
+    X-Served-By names the servers tried, the answering one last."""
     before = likes(cluster.url, 1)
     wait_gets = in_background(concurrent_gets(cluster.url, SAY.format(delay=2), 500))
     like_answers = []
@@ -164,6 +165,8 @@ def test_a_crash_costs_only_what_was_in_flight_and_never_a_double_like(cluster, 
     liker.join()
 
     assert not [r for r in gets if isinstance(r, Exception)]  # nginx answered all
+    tried = {served_by(r) for r in gets}
+    assert tried <= {"app1", "app2", "app1, app2", "app2, app1"}, tried
     failed = [r for r in gets if r.status_code != 200]
     retried = [r for r in gets if "," in served_by(r)]
     for response in failed:

@@ -115,26 +115,133 @@ class ReadmeFigureTests(SimpleTestCase):
                 self.assertEqual(missing, [])
 
 
+def chapter_order(readme):
+    """The chapters the README lists under its two reading-order headings."""
+    order = readme.partition("## The lessons, in reading order")[2]
+    order = order.partition("## Map of the repository")[0]
+    return [
+        link
+        for line in order.splitlines()
+        if re.match(r"\d+\. \[", line)
+        for link in LINK.findall(line)[:1]
+    ]
+
+
+def reading_list(chapter):
+    """The files a chapter's "Read, in this order" list names, in order."""
+    listed = chapter.partition("**Read, in this order:**")[2].partition("**Run:**")[0]
+    return [
+        path.strip("`")
+        for line in listed.splitlines()
+        if line.startswith("1. ")
+        for path in re.findall(r"`([\w/.]+\.\w+)`", line)
+    ]
+
+
+FIRST_ASYNC_VIEW = re.compile(r"^async def \w+\(request\b", re.MULTILINE)
+
+
+def lines_before_first_async_view(readme, read):
+    """How many lines a newcomer reads, from the README's top, before the
+    first `async def` view: the README down to the first lesson's link, that
+    chapter down to its reading list, then each file it lists in turn, down
+    to the first async view in one. `read(path)` gives a file's text."""
+    lines = readme.splitlines()
+    at = lines.index("## The lessons, in reading order")
+    first = next(i for i in range(at, len(lines)) if LINK.search(lines[i]))
+    count = first + 1
+    chapter = read(LINK.search(lines[first]).group(1))
+    count += chapter.partition("**Read, in this order:**")[0].count("\n") + 1
+    for path in reading_list(chapter):
+        text = read(path)
+        found = FIRST_ASYNC_VIEW.search(text)
+        if found:
+            return count + text[: found.start()].count("\n") + 1
+        count += text.count("\n")
+    return None
+
+
+def from_the_tree(path):
+    for base in (BASE_DIR, BASE_DIR / "docs"):
+        if (base / path).is_file():
+            return (base / path).read_text()
+    raise FileNotFoundError(path)
+
+
+class ReadingOrderTests(SimpleTestCase):
+    def test_the_first_async_view_comes_within_150_lines(self):
+        """Following the README from its top, and the first chapter's reading
+        list, a newcomer meets an `async def` view within 150 lines."""
+        readme = (BASE_DIR / "README.md").read_text()
+        lines = lines_before_first_async_view(readme, from_the_tree)
+        self.assertIsNotNone(lines)
+        self.assertLessEqual(lines, 150)
+
+    def test_machinery_first_breaks_the_bound(self):
+        """The control: a first chapter that lists the ASGI layer and the
+        handler before the views, as this project's did, is over the bound."""
+        readme = (BASE_DIR / "README.md").read_text()
+        machinery_first = (
+            "# Serving\n\n**Read, in this order:**\n\n"
+            "1. `mysite/asgi.py`\n"
+            "1. `leanasgi/src/leanasgi/handler.py`\n"
+            "1. `aggregator/views.py`\n\n**Run:**\n"
+        )
+
+        def read(path):
+            return machinery_first if path.startswith("docs/") else from_the_tree(path)
+
+        self.assertGreater(lines_before_first_async_view(readme, read), 150)
+
+    def test_the_fan_out_to_write_is_three_files_under_300_lines(self):
+        """The fan-out chapter's lesson is its first three files, and they are
+        at most 300 lines together: the quote, the bounded way, its Results."""
+        chapter = (BASE_DIR / "docs" / "fan-out.md").read_text()
+        lesson = reading_list(chapter)[:3]
+        self.assertEqual(
+            lesson,
+            ["aggregator/quote.py", "aggregator/bounded.py", "aggregator/results.py"],
+        )
+        bounded = [from_the_tree(path) for path in lesson[1:]]
+        self.assertLessEqual(sum(text.count("\n") for text in bounded), 300)
+
+
 class ChapterTests(SimpleTestCase):
     def test_every_chapter_is_linked_from_the_readme_in_order(self):
-        """The README lists each chapter under docs/ once, and nothing else
-        there: a new chapter cannot be left out of the reading order."""
+        """The README lists each chapter under docs/ once, lessons first and
+        the machinery under the hood: a new chapter cannot be left out."""
         readme = (BASE_DIR / "README.md").read_text()
-        order = readme.partition("## The chapters, in reading order")[2]
-        linked = [link for link in LINK.findall(order) if link.startswith("docs/")]
+        linked = chapter_order(readme)
         self.assertEqual(
             sorted(linked), [f"docs/{chapter.name}" for chapter in CHAPTERS]
         )
+        lessons = readme.partition("## Under the hood")[0]
+        self.assertIn(linked[0], lessons)
+        self.assertEqual(linked[0], "docs/first-async-view.md")
 
-    def test_every_chapter_says_what_to_read_and_run(self):
-        """Each chapter links back to the README and names the files to read
-        and the commands to run before its text."""
-        for chapter in CHAPTERS:
-            with self.subTest(chapter.name):
-                text = chapter.read_text()
-                self.assertIn("](../README.md)", text)
-                self.assertIn("**Read, in this order:**", text)
-                self.assertIn("**Run:**", text)
+    def test_every_module_is_on_the_map(self):
+        """The README's map names every Python module of the site, the
+        harness, the benchmark and the deployment under its own folder."""
+        readme = (BASE_DIR / "README.md").read_text()
+        the_map = readme.partition("## Map of the repository")[2]
+        sections, folder = {}, None
+        for line in the_map.splitlines():
+            if re.match(r"[\w.]+/ ", line):
+                folder = line.split("/")[0]
+            if folder:
+                sections[folder] = sections.get(folder, "") + line + "\n"
+        missing = []
+        for folder in ["mysite", "aggregator", "blog", "lab", "answers", "harness"]:
+            for path in sorted((BASE_DIR / folder).rglob("*.py")):
+                if "migrations" in path.parts or path.name == "__init__.py":
+                    continue
+                if not re.search(rf"\b{path.name}\b", sections.get(folder, "")):
+                    missing.append(path.relative_to(BASE_DIR).as_posix())
+        for folder in ["bench", "deploy"]:
+            for path in sorted((BASE_DIR / folder).glob("*.py")):
+                if path.name != "__init__.py" and path.name not in sections[folder]:
+                    missing.append(path.relative_to(BASE_DIR).as_posix())
+        self.assertEqual(missing, [])
 
     def test_every_relative_link_leads_to_a_file(self):
         """Links between the READMEs, the chapters and the saved outputs
@@ -146,3 +253,45 @@ class ChapterTests(SimpleTestCase):
                     continue
                 with self.subTest(document=document.name, link=link):
                     self.assertTrue((document.parent / parts.path).exists())
+
+
+SITE_URL = re.compile(r"http://127\.0\.0\.1:8000(/[^\s\"'`)>]*)")
+SITE_PATH = re.compile(r"`((?:/aggregator|/api|/blog|/lab)/[^`\s]*)`")
+
+
+def documented_paths():
+    """(document, path) for every URL of this site the documents give."""
+    for document in DOCUMENTS:
+        text = document.read_text()
+        for path in {*SITE_URL.findall(text), *SITE_PATH.findall(text)}:
+            if "<" not in path and "{" not in path:
+                yield document.name, path.rstrip(".,")
+
+
+class DocumentedUrlTests(SimpleTestCase):
+    def test_every_documented_url_exists(self):
+        """Every URL of this site in the READMEs and the chapters resolves: a
+        renamed view cannot leave a command behind that answers 404."""
+        from django.urls import Resolver404, resolve
+
+        paths = list(documented_paths())
+        self.assertGreater(len(paths), 30)
+        for document, path in paths:
+            with self.subTest(document=document, path=path):
+                try:
+                    resolve(urlsplit(path).path)
+                except Resolver404:
+                    self.fail(f"{path} in {document} is no URL of this site")
+
+    def test_the_stream_pitfall_commands_answer(self):
+        """The stream pitfall's documented URLs carry the parameters the view
+        requires: as written (with no pause between lines) each answers 200."""
+        chapter = (BASE_DIR / "docs" / "pitfalls.md").read_text()
+        streams = sorted(
+            set(re.findall(r"/aggregator/pitfalls/stream-\w+/\?[^`]+", chapter))
+        )
+        self.assertEqual(len(streams), 2)
+        for path in streams:
+            with self.subTest(path):
+                response = self.client.get(path.replace("every=0.5", "every=0"))
+                self.assertEqual(response.status_code, 200)
