@@ -20,6 +20,7 @@ import pstats
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 PATH = "/api/say-after"
 QUERY = b"delay=0&word=hello"
@@ -170,7 +171,9 @@ def measure_in_process(count):
 
     total = cum("leanasgi/application.py:__call__")
     layers = [(label, compute(cum) / total * wall * 1e6) for label, compute in LAYERS]
-    return {"wall_us": wall * 1e6, "layers": layers}
+    from django.conf import settings
+
+    return {"wall_us": wall * 1e6, "layers": layers, "middleware": settings.MIDDLEWARE}
 
 
 def mode():
@@ -251,12 +254,34 @@ def main(argv=None):
     )
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--out", help="default: docs/figures/anatomy.txt")
     args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(measure_in_process(args.one)))
         return 0
-    print(f"GET {PATH}?{QUERY.decode()}, {args.requests} requests in process, uvloop")
-    print(table(run_both(args.requests)))
+    import datetime
+    import platform
+    from importlib.metadata import version
+
+    from harness.servers import BASE_DIR
+
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    lines = [
+        f"# {now}, Python {platform.python_version()}, Django {version('django')},"
+        f" uvicorn {version('uvicorn')}, {os.cpu_count()} CPUs; written by"
+        " `make bench ARGS=--anatomy`",
+        f"GET {PATH}?{QUERY.decode()}, {args.requests} requests in process, uvloop",
+    ]
+    results = run_both(args.requests)
+    for name, result in results.items():
+        classes = ", ".join(path.rsplit(".", 1)[1] for path in result["middleware"])
+        lines.append(
+            f"{name} middleware, {len(result['middleware'])} classes: {classes}"
+        )
+    lines.append(table(results))
+    print("\n".join(lines))
+    out = args.out or BASE_DIR / "docs" / "figures" / "anatomy.txt"
+    Path(out).write_text("\n".join(lines) + "\n")
     return 0
 
 

@@ -134,10 +134,17 @@ def test_anatomy_shows_where_the_stock_handler_spends_its_time():
     handlers: on the lean path request_started costs nothing and a request
     costs under half of Django as shipped, whose signal and middleware hops
     show."""
-    result = run("bench.anatomy", "--requests", "500")
-    assert result.returncode == 0, result.stderr[-3000:]
+    with tempfile.TemporaryDirectory() as folder:
+        saved = Path(folder) / "anatomy.txt"
+        result = run("bench.anatomy", "--requests", "500", "--out", str(saved))
+        assert result.returncode == 0, result.stderr[-3000:]
+        assert saved.read_text() == result.stdout
+    lines = result.stdout.splitlines()
+    assert "written by `make bench ARGS=--anatomy`" in lines[0]
+    assert lines[2].startswith("lean middleware, 11 classes: ServerTimingMiddleware")
+    assert lines[3].startswith("stock middleware, 7 classes: SecurityMiddleware")
     figures = {}
-    for line in result.stdout.splitlines()[2:]:
+    for line in lines[5:]:
         label, lean, stock = line.rsplit(None, 2)
         figures[label.strip()] = (float(lean), float(stock))
     assert len(figures) == len(anatomy.LAYERS) + 3
