@@ -82,8 +82,12 @@ def software():
 
 
 def rerun_command(argv):
-    """The command that reproduces this run, as the README writes it."""
-    argv = sys.argv[1:] if argv is None else argv
+    """The command that reproduces this run, as the README writes it: where
+    the results go (--out) is left out, as it changes nothing measured."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if "--out" in argv:
+        at = argv.index("--out")
+        del argv[at : at + 2]
     return "make bench" + (f' ARGS="{" ".join(argv)}"' if argv else "")
 
 
