@@ -439,3 +439,46 @@ def test_a_client_kept_across_event_loops_fails():
         assert asyncio.run(get(url)).status_code == 200
         with pytest.raises(RuntimeError, match="Event loop is closed"):
             asyncio.run(get(url))
+
+
+WAYS = [
+    "naive",
+    "bounded",
+    "fail_fast",
+    "stream",
+    "sync_loop",
+    "requests_loop",
+    "threads",
+]
+
+
+class OneNamePerWayTests(SimpleTestCase):
+    def test_each_way_has_one_name(self):
+        """Each way of fanning out is one name: the URL name, the path (with
+        dashes), the module that holds its view, and the `variant` it answers."""
+        from django.urls import resolve
+
+        for way in WAYS:
+            with self.subTest(way):
+                path = reverse(f"aggregator:{way}")
+                self.assertEqual(path, f"/aggregator/{way.replace('_', '-')}/")
+                view = resolve(path).func
+                self.assertEqual(view.__module__, f"aggregator.{way}")
+                self.assertEqual(view.__name__, "view")
+
+    def test_the_chapter_and_the_readme_count_the_routes(self):
+        """The fan-out chapter and the README say how many ways there are,
+        and that is how many routes there are."""
+        from django.urls import get_resolver
+
+        modules = {
+            pattern.callback.__module__
+            for pattern in get_resolver("aggregator.urls").url_patterns
+            if pattern.callback.__name__ == "view"
+        }
+        self.assertEqual(modules, {f"aggregator.{way}" for way in WAYS})
+        chapter = (settings.BASE_DIR / "docs" / "fan-out.md").read_text()
+        readme = (settings.BASE_DIR / "README.md").read_text()
+        self.assertIn("## Seven ways to wait on many calls", chapter)
+        self.assertIn("seven ways", readme)
+        self.assertEqual(len(WAYS), 7)

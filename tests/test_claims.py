@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from unittest import mock
 
 from asgiref.sync import ThreadSensitiveContext, sync_to_async
+from django.conf import settings
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.test import SimpleTestCase, TestCase
@@ -139,3 +140,17 @@ class NinjaClaimTests(SimpleTestCase):
         self.assertTrue(AsyncSessionAuth().is_async, REVISIT)
         source = inspect.getsource(AsyncOperation._run_authentication)
         self.assertIn("sync_to_async(callback)", source, REVISIT)
+
+
+class ClientVersionClaimTests(SimpleTestCase):
+    def test_httpx_has_had_a_release_since_the_storm_on_the_same_httpcore(self):
+        """docs/clients-that-give-up.md: the storm ran on httpx 0.28.1; this
+        virtualenv has httpx 0.29.0 (django-bolt's), on the same httpcore
+        1.0.9, and the site's own client is httpx2."""
+        from importlib.metadata import requires, version
+
+        self.assertEqual(version("httpx"), "0.29.0")
+        self.assertEqual(version("httpcore"), "1.0.9")
+        self.assertTrue(any(r.startswith("httpx") for r in requires("django-bolt")))
+        chapter = (settings.BASE_DIR / "docs" / "clients-that-give-up.md").read_text()
+        self.assertIn("httpx 0.29.0", chapter)
