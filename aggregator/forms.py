@@ -10,7 +10,9 @@ class SayAfterForm(forms.Form):
         max_value=settings.SAY_AFTER_MAX_DELAY,
         help_text=f"whole seconds, 0 to {settings.SAY_AFTER_MAX_DELAY}",
     )
+    # Kept as sent, spaces and all, as ninja's operation keeps it.
     word = forms.CharField(
+        strip=False,
         max_length=settings.SAY_AFTER_MAX_WORD_LENGTH,
         help_text=f"1 to {settings.SAY_AFTER_MAX_WORD_LENGTH} characters",
     )

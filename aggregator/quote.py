@@ -2,13 +2,15 @@
 
 The case most views have: not n calls to one service but one call each to
 two or three, each with its own answer. The async view asks both on the
-shared client (bounded.py's) and waits for the slower; its sync twin asks
-one after the other and waits for the sum. Both stop at one deadline,
-AGGREGATOR_DEADLINE, and answer each failure on its own: a missing price
-still shows the stock.
+shared client (bounded.py's, within its bound) and waits for the slower; its
+sync twin asks one after the other and waits for the sum. Both stop at one
+deadline, AGGREGATOR_DEADLINE, and answer each failure on its own: a missing
+price still shows the stock. The services are this same server's
+(services.py).
 """
 
 import asyncio
+import json
 import time
 
 import httpx2
@@ -18,10 +20,12 @@ from django.http import JsonResponse
 from answers.demos import slow_demo
 from answers.errors import invalid_query
 
-from . import clients
+from . import clients, sync_calls
 from .addresses import this_server
 from .bounded import shared_client
 from .forms import ItemForm
+
+TIMED_OUT = {"error": "timeout: no answer by the deadline"}
 
 
 async def quote_async(request):
@@ -31,27 +35,26 @@ async def quote_async(request):
     if not form.is_valid():
         return invalid_query(form)
     params = {"item": form.cleaned_data["item"]}
-    price_at = this_server(request, "aggregator:price")
-    stock_at = this_server(request, "aggregator:stock")
     deadline = asyncio.get_running_loop().time() + settings.AGGREGATOR_DEADLINE
 
-    async def ask(client, target):
+    async def ask(shared, url_name):
+        target = this_server(request, url_name)
         try:
-            async with asyncio.timeout_at(deadline):
-                response = await client.get(
+            async with asyncio.timeout_at(deadline), shared.slots:
+                response = await shared.client.get(
                     target.url, params=params, headers=target.headers
                 )
         except (TimeoutError, httpx2.TimeoutException):
-            return {"error": "timeout: no answer by the deadline"}
+            return TIMED_OUT
         except httpx2.HTTPError as exc:
             return {"error": f"unreachable: {exc.__class__.__name__}"}
-        return read(response)
+        return said(response.status_code, response.content)
 
     async with shared_client() as shared:
         price, stock = await asyncio.gather(
-            ask(shared.client, price_at), ask(shared.client, stock_at)
+            ask(shared, "aggregator:price"), ask(shared, "aggregator:stock")
         )
-    return answer(params, price, stock, started)
+    return quote_answer(params, price, stock, started)
 
 
 @slow_demo
@@ -62,46 +65,55 @@ def quote_sync(request):
     if not form.is_valid():
         return invalid_query(form)
     params = {"item": form.cleaned_data["item"]}
-    targets = [
-        this_server(request, f"aggregator:{name}") for name in ("price", "stock")
-    ]
     answers = []
-    with httpx2.Client(verify=clients.tls()) as client:
-        for target in targets:
-            left = settings.AGGREGATOR_DEADLINE - (time.monotonic() - started)
-            if left <= 0:
-                answers.append({"error": "timeout: no answer by the deadline"})
-                continue
-            try:
-                response = client.get(
-                    target.url,
-                    params=params,
-                    headers=target.headers,
-                    timeout=min(left, settings.AGGREGATOR_READ_TIMEOUT),
-                )
-            except httpx2.TimeoutException:
-                answers.append({"error": "timeout: no answer by the deadline"})
-            except httpx2.HTTPError as exc:
-                answers.append({"error": f"unreachable: {exc.__class__.__name__}"})
-            else:
-                answers.append(read(response))
-    return answer(params, *answers, started)
+    with httpx2.Client(**clients.options()) as client:
+        for url_name in ("aggregator:price", "aggregator:stock"):
+            target = this_server(request, url_name)
+            answers.append(ask_before_deadline(client, target, params, started))
+    return quote_answer(params, *answers, started)
 
 
-def read(response):
+def ask_before_deadline(client, target, params, started):
+    """One call, read as it arrives so that the deadline cuts off a slow sender."""
+    left = sync_calls.remaining(started)
+    if left <= 0:
+        return TIMED_OUT
+    read = min(left, settings.AGGREGATOR_READ_TIMEOUT)
+    try:
+        with client.stream(
+            "GET",
+            target.url,
+            params=params,
+            headers=target.headers,
+            timeout=clients.timeout(read=read),
+        ) as response:
+            body = sync_calls.read_before_deadline(response.iter_bytes(), started)
+    except httpx2.TimeoutException:
+        return TIMED_OUT
+    except httpx2.HTTPError as exc:
+        return {"error": f"unreachable: {exc.__class__.__name__}"}
+    if body is None:
+        return TIMED_OUT
+    return said(response.status_code, body)
+
+
+def said(status, body):
     """A service's JSON, or what went wrong with it."""
     try:
-        body = response.json()
+        value = json.loads(body)
     except ValueError:
-        return {"error": f"HTTP {response.status_code}, and not JSON"}
-    if response.status_code != 200:
-        return {"error": f"HTTP {response.status_code}", "said": body}
-    return body
+        return {"error": f"HTTP {status}, and not JSON"}
+    if status != 200:
+        return {"error": f"HTTP {status}", "said": value}
+    return value
 
 
-def answer(params, price, stock, started):
-    """200 with what each service said, 502 when neither answered."""
-    both_failed = "error" in price and "error" in stock
+def quote_answer(params, price, stock, started):
+    """200 with what each service said; when neither answered, 504 if both
+    ran out of time and 502 otherwise, as the fan-outs answer."""
+    status = 200
+    if "error" in price and "error" in stock:
+        status = 504 if price == stock == TIMED_OUT else 502
     return JsonResponse(
         {
             **params,
@@ -109,5 +121,5 @@ def answer(params, price, stock, started):
             "stock": stock,
             "elapsed": round(time.monotonic() - started, 3),
         },
-        status=502 if both_failed else 200,
+        status=status,
     )

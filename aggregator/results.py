@@ -2,7 +2,8 @@
 
 A failed call never raises: it becomes a Result with an error, and
 `timed_out` says whether it ran out of time, so a view can always answer
-JSON (502, or 504 when every call that failed timed out).
+JSON: 200 with what it has while any call succeeded, else 504 when every
+failure was a timeout and 502 otherwise.
 """
 
 import json
@@ -42,7 +43,7 @@ def answer(way, form, started, results, partial=True):
         status = 504 if all(result.timed_out for result in errors) else 502
     return JsonResponse(
         {
-            "variant": way,
+            "way": way,
             **form.cleaned_data,
             "elapsed": round(time.monotonic() - started, 3),
             "errors": len(errors),

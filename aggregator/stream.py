@@ -32,7 +32,7 @@ async def view(request):
             errors += not result.ok
             yield json.dumps(result.as_json()) + "\n"
         elapsed = round(time.monotonic() - started, 3)
-        summary = {"variant": "stream", **form.cleaned_data}
+        summary = {"way": "stream", **form.cleaned_data}
         summary.update(elapsed=elapsed, errors=errors)
         yield json.dumps({"summary": summary}) + "\n"
 

@@ -27,8 +27,8 @@ def on_the_pool(target, n, delay, gone=None):
     """Each call on the shared pool: concurrent up to AGGREGATOR_THREADS calls.
 
     At the deadline, or as soon as the client goes away (`gone`), the calls
-    that have not started are withdrawn; those running end by their own read
-    timeout, which never runs past the deadline.
+    that have not started are withdrawn; those running end by their own
+    timeouts, the read capped at what is left of the deadline.
     """
     started = time.monotonic()
     pool, client = shared_pool()

@@ -11,16 +11,16 @@ from harness.servers import serve
 
 
 def aggregator():
-    """Each fan-out variant, n=10 calls of 1 s, one at a time, on one uvicorn
+    """Each fan-out way, n=10 calls of 1 s, one at a time, on one uvicorn
     worker; for the stream, when its first line arrived too."""
     lines = []
     with serve("uvicorn") as url:
         httpx2.get(f"{url}/aggregator/bounded/?n=1&delay=0", timeout=30)
-        for variant in ("bounded", "threads", "sync-loop", "requests-loop"):
-            body = httpx2.get(f"{url}/aggregator/{variant}/?n=10&delay=1", timeout=30)
+        for way in ("bounded", "threads", "sync-loop", "requests-loop"):
+            body = httpx2.get(f"{url}/aggregator/{way}/?n=10&delay=1", timeout=30)
             answer = body.json()
             lines.append(
-                f"{variant}: HTTP {body.status_code}, elapsed {answer['elapsed']:.2f} s,"
+                f"{way}: HTTP {body.status_code}, elapsed {answer['elapsed']:.2f} s,"
                 f" {answer['errors']} errors"
             )
         started_at = time.monotonic()

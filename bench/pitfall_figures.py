@@ -20,13 +20,13 @@ def naive_fan_out():
 
     lines = []
     with serve("uvicorn", "--no-access-log") as url:
-        for variant in ("naive", "bounded"):
-            path = f"{url}/aggregator/{variant}/?n=10&delay=0"
+        for way in ("naive", "bounded"):
+            path = f"{url}/aggregator/{way}/?n=10&delay=0"
             load.run(path, concurrency=1, requests=5)
             outcome = load.run(path, concurrency=10, requests=200)
             rate = len(outcome.latencies) / outcome.elapsed
             lines.append(
-                f"{variant}, 200 x n=10 delay=0, 10 at a time: {rate:.0f} fan-outs/s,"
+                f"{way}, 200 x n=10 delay=0, 10 at a time: {rate:.0f} fan-outs/s,"
                 f" {outcome.failed} failed"
             )
     with FakeUpstream() as upstream:
@@ -37,16 +37,16 @@ def naive_fan_out():
                 "AGGREGATOR_DEADLINE": "1",
             }
             with serve("uvicorn", env=env) as url:
-                for variant in ("naive", "bounded"):
+                for way in ("naive", "bounded"):
                     started = time.monotonic()
                     answer = httpx2.get(
-                        f"{url}/aggregator/{variant}/?n=10&delay=0", timeout=30
+                        f"{url}/aggregator/{way}/?n=10&delay=0", timeout=30
                     )
                     took = time.monotonic() - started
                     body = answer.json()
                     kept = sum("value" in r for r in body.get("results", []))
                     lines.append(
-                        f"{variant}, upstream {path}: HTTP {answer.status_code} after"
+                        f"{way}, upstream {path}: HTTP {answer.status_code} after"
                         f" {took:.2f} s, {kept} of 10 answers kept"
                     )
     return lines
@@ -66,23 +66,23 @@ def fail_fast():
             "AGGREGATOR_DEADLINE": "2",
         }
         with serve("uvicorn", env=env) as url:
-            for variant in ("bounded", "fail-fast"):
+            for way in ("bounded", "fail-fast"):
                 hung_up = upstream.hung_up
                 started = time.monotonic()
-                answer = httpx2.get(f"{url}/aggregator/{variant}/?n=10", timeout=30)
+                answer = httpx2.get(f"{url}/aggregator/{way}/?n=10", timeout=30)
                 took = time.monotonic() - started
                 upstream.wait_for(lambda before=hung_up: upstream.hung_up >= before + 9)
                 lines.append(
-                    f"{variant}, call 0 fails, 1 to 9 hang: HTTP {answer.status_code}"
+                    f"{way}, call 0 fails, 1 to 9 hang: HTTP {answer.status_code}"
                     f" after {took:.2f} s; the upstream saw"
                     f" {upstream.hung_up - hung_up} calls hang up"
                 )
     with serve("uvicorn") as url:
-        for variant in ("bounded", "fail-fast"):
-            path = f"{url}/aggregator/{variant}/?n=10&delay=1"
+        for way in ("bounded", "fail-fast"):
+            path = f"{url}/aggregator/{way}/?n=10&delay=1"
             answer = httpx2.get(path, timeout=30)
             lines.append(
-                f"{variant}, ten 1 s calls that answer: HTTP {answer.status_code},"
+                f"{way}, ten 1 s calls that answer: HTTP {answer.status_code},"
                 f" elapsed {answer.json()['elapsed']:.2f} s"
             )
     return lines

@@ -5,7 +5,7 @@ after `after` seconds, without reading the answer, as a proxy timeout, a
 flaky mobile network or an impatient user does. `recovery()` then measures
 how long the server takes to answer a trivial request again. `make bench`
 uses both; `python -m bench.storm` runs the storm against one uvicorn worker
-for each fan-out variant and prints what it costs the server afterwards.
+for each way of fanning out and prints what it costs the server afterwards.
 """
 
 import argparse
@@ -104,22 +104,22 @@ async def slowest_of(url, count, patience):
     return max(seconds for _, seconds, _ in answers)
 
 
-def measure(variant, query, clients, patience):
+def measure(way, query, clients, patience):
     """One fresh uvicorn worker, one storm: the figures of one row."""
     with serve_process("uvicorn") as (url, process):
         pid = process.pid
         # Warm up: the shared client or pool exists before the storm.
-        asyncio.run(get_all(f"{url}/aggregator/{variant}/?n=1&delay=0", 1))
+        asyncio.run(get_all(f"{url}/aggregator/{way}/?n=1&delay=0", 1))
         before = group_usage(pid)[1]
         finished = asyncio.run(
-            abandon(f"{url}/aggregator/{variant}/?{query}", clients=clients)
+            abandon(f"{url}/aggregator/{way}/?{query}", clients=clients)
         )
         hung_up, cpu = time.monotonic(), cpu_seconds(pid)
         at_peak = group_usage(pid)[1]
         slowest = asyncio.run(slowest_of(url + PROBE, 20, patience))
         time.sleep(max(5 - (time.monotonic() - hung_up), 0))
         row = {
-            "variant": variant,
+            "way": way,
             "finished": finished,
             "slowest": slowest,
             "threads": (before, at_peak, group_usage(pid)[1]),
@@ -151,7 +151,7 @@ def main(argv=None):
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--query", default="n=20&delay=3")
     parser.add_argument("--patience", type=float, default=15)
-    parser.add_argument("--variants", default="async,stream,threads")
+    parser.add_argument("--ways", default="bounded,stream,threads")
     args = parser.parse_args(argv)
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"],
@@ -167,16 +167,16 @@ def main(argv=None):
     )
     print(
         f"{args.clients} clients hang up after 0.5 s on "
-        f"GET /aggregator/<variant>/?{args.query}; then 20 concurrent {PROBE}"
+        f"GET /aggregator/<way>/?{args.query}; then 20 concurrent {PROBE}"
     )
     print()
     header = (
-        "variant   slowest say-sync s   threads before/peak/after 5 s"
+        "way       slowest say-sync s   threads before/peak/after 5 s"
         "   CPU % next 5 s   SIGTERM to exit s"
     )
     print(header)
-    for variant in args.variants.split(","):
-        row = measure(variant, args.query, args.clients, args.patience)
+    for way in args.ways.split(","):
+        row = measure(way, args.query, args.clients, args.patience)
         slowest = (
             f"{row['slowest']:.2f}"
             if row["slowest"] is not None
@@ -189,7 +189,7 @@ def main(argv=None):
             else f"> {args.patience:.0f}"
         )
         print(
-            f"{variant:<9} {slowest:>18}   {threads:>29}   "
+            f"{way:<9} {slowest:>18}   {threads:>29}   "
             f"{row['cpu'] * 100:>14.0f}   {stop:>17}"
         )
     return 0

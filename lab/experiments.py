@@ -63,7 +63,7 @@ EXPERIMENTS = {
             "fan-out",
             f"{FAN_OUT_CALLS} upstream calls per request: async vs loop vs thread pool",
             (
-                Lane("async", "async gather", "aggregator:bounded", FAN_OUT),
+                Lane("async", "async, bounded", "aggregator:bounded", FAN_OUT),
                 Lane("sync", "sync loop", "aggregator:sync_loop", FAN_OUT),
                 Lane("threads", "thread pool", "aggregator:threads", FAN_OUT),
             ),

@@ -22,7 +22,7 @@ from harness.servers import serve
 from harness.upstreams import FakeUpstream, closed_port_url
 from mysite import asgi
 
-VARIANTS = ["bounded", "sync_loop", "requests_loop", "threads"]
+FOUR_WAYS = ["bounded", "sync_loop", "requests_loop", "threads"]
 FAST_TIMEOUTS = {
     "AGGREGATOR_CONNECT_TIMEOUT": 0.5,
     "AGGREGATOR_READ_TIMEOUT": 0.5,
@@ -36,25 +36,25 @@ class FakeUpstreamTestCase(SimpleTestCase):
         super().setUpClass()
         cls.upstream = cls.enterClassContext(FakeUpstream())
 
-    def fan_out(self, variant, path, query=""):
-        """GET a fan-out variant whose upstream is the fake's `path` (or a whole
+    def fan_out(self, way, path, query=""):
+        """GET a fan-out way whose upstream is the fake's `path` (or a whole
         URL); the response and the seconds it took."""
         url = path if path.startswith("http") else self.upstream.url + path
         with override_settings(AGGREGATOR_UPSTREAM_URL=url, **FAST_TIMEOUTS):
             started = time.monotonic()
-            response = self.client.get(reverse(f"aggregator:{variant}") + query)
+            response = self.client.get(reverse(f"aggregator:{way}") + query)
             return response, time.monotonic() - started
 
 
 class FanOutContractTests(FakeUpstreamTestCase):
-    def test_every_variant_answers_results_in_task_order(self):
-        """Each variant answers variant, n, delay, elapsed, errors and ordered results."""
-        for variant in VARIANTS:
-            with self.subTest(variant):
-                response, _ = self.fan_out(variant, "/json", "?n=4&delay=0.1")
+    def test_every_way_answers_results_in_task_order(self):
+        """Each way answers way, n, delay, elapsed, errors and ordered results."""
+        for way in FOUR_WAYS:
+            with self.subTest(way):
+                response, _ = self.fan_out(way, "/json", "?n=4&delay=0.1")
                 self.assertEqual(response.status_code, 200)
                 body = response.json()
-                self.assertEqual(body["variant"], variant.replace("_", "-"))
+                self.assertEqual(body["way"], way.replace("_", "-"))
                 self.assertEqual(
                     (body["n"], body["delay"], body["errors"]), (4, 0.1, 0)
                 )
@@ -85,15 +85,15 @@ class FanOutContractTests(FakeUpstreamTestCase):
         self.assertEqual(sorted(line["task_id"] for line in lines[:3]), [0, 1, 2])
         summary = lines[3]["summary"]
         self.assertEqual(
-            (summary["variant"], summary["n"], summary["errors"]), ("stream", 3, 0)
+            (summary["way"], summary["n"], summary["errors"]), ("stream", 3, 0)
         )
 
 
 class FanOutFailureTests(FakeUpstreamTestCase):
     def assert_all_failed(self, path, status, message, within):
-        for variant in VARIANTS:
-            with self.subTest(variant=variant, path=path):
-                response, elapsed = self.fan_out(variant, path, "?n=3&delay=0")
+        for way in FOUR_WAYS:
+            with self.subTest(way=way, path=path):
+                response, elapsed = self.fan_out(way, path, "?n=3&delay=0")
                 self.assertEqual(response.status_code, status)
                 body = response.json()
                 self.assertEqual(body["errors"], 3)
@@ -114,20 +114,20 @@ class FanOutFailureTests(FakeUpstreamTestCase):
         self.assert_all_failed("/text", 502, "not JSON", within=1)
 
     def test_hanging_upstream_hits_the_deadline(self):
-        """A listener that never answers: 504 within the deadline, in every variant."""
+        """A listener that never answers: 504 within the deadline, in every way."""
         self.assert_all_failed("/hang", 504, "timeout", within=2.5)
 
     def test_a_slowly_sending_upstream_is_cut_off_at_the_deadline(self):
         """An upstream that sends its answer one byte every 0.1 s never trips a
-        read timeout, yet every variant, the sync loops too, answers 504 by the
+        read timeout, yet every way, the sync loops too, answers 504 by the
         deadline (1.5 s here) plus one byte's wait."""
         self.assert_all_failed("/trickle", 504, "not done within", within=1.5 + 0.4)
 
     def test_some_failures_still_answer_200(self):
         """When some calls succeed the answer is 200 with the failures counted."""
-        for variant in VARIANTS:
-            with self.subTest(variant):
-                response, _ = self.fan_out(variant, "/flaky", "?n=4&delay=0")
+        for way in FOUR_WAYS:
+            with self.subTest(way):
+                response, _ = self.fan_out(way, "/flaky", "?n=4&delay=0")
                 self.assertEqual(response.status_code, 200)
                 body = response.json()
                 self.assertEqual(body["errors"], 2)
@@ -136,7 +136,7 @@ class FanOutFailureTests(FakeUpstreamTestCase):
                 )
 
     def test_async_time_is_one_timeout_not_n(self):
-        """Ten hanging calls cost the async variant one read timeout, not ten."""
+        """Ten hanging calls cost the async way one read timeout, not ten."""
         with override_settings(AGGREGATOR_DEADLINE=10):
             response, elapsed = self.fan_out("bounded", "/hang", "?n=10&delay=0")
         self.assertEqual(response.status_code, 504)
@@ -161,7 +161,7 @@ class FanOutFailureTests(FakeUpstreamTestCase):
             "delay=soon": "delay",
             "delay=nan": "delay",
         }
-        names = [*VARIANTS, "stream", "naive", "fail_fast", "pitfall_self_call"]
+        names = [*FOUR_WAYS, "stream", "naive", "fail_fast", "pitfall_self_call"]
         for name in names:
             for query, field in bad.items():
                 with self.subTest(name=name, query=query):
@@ -455,7 +455,7 @@ WAYS = [
 class OneNamePerWayTests(SimpleTestCase):
     def test_each_way_has_one_name(self):
         """Each way of fanning out is one name: the URL name, the path (with
-        dashes), the module that holds its view, and the `variant` it answers."""
+        dashes), the module that holds its view, and the `way` it answers."""
         from django.urls import resolve
 
         for way in WAYS:

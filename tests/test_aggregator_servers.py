@@ -36,7 +36,7 @@ def get(url, **kwargs):
 
 
 @pytest.mark.parametrize(
-    ("variant", "at_least", "below"),
+    ("way", "at_least", "below"),
     [
         ("bounded", 0.5, 0.8),
         ("threads", 0.5, 0.8),
@@ -44,10 +44,10 @@ def get(url, **kwargs):
         ("requests-loop", 5, 5.8),
     ],
 )
-def test_fan_out_timing(uvicorn, variant, at_least, below):
+def test_fan_out_timing(uvicorn, way, at_least, below):
     """10 calls of 0.5 s: async and threads overlap them (under 0.8 s), the
     loops add them up (5 s, and not much more)."""
-    response, elapsed = get(f"{uvicorn}/aggregator/{variant}/?n=10&delay=0.5")
+    response, elapsed = get(f"{uvicorn}/aggregator/{way}/?n=10&delay=0.5")
     body = response.json()
     assert (response.status_code, body["errors"]) == (200, 0)
     assert [entry["value"]["task_id"] for entry in body["results"]] == list(range(10))
@@ -89,19 +89,19 @@ def test_the_stream_is_sent_whole_under_wsgi(fake_upstream):
     assert arrivals[-1] - arrivals[0] < 0.1
 
 
-def test_every_variant_answers_a_hanging_upstream_within_the_deadline(fake_upstream):
-    """With the upstream a listener that never answers, each variant answers JSON in time."""
+def test_every_way_answers_a_hanging_upstream_within_the_deadline(fake_upstream):
+    """With the upstream a listener that never answers, each way answers JSON in time."""
     env = {
         "AGGREGATOR_UPSTREAM_URL": fake_upstream.url + "/hang",
         "AGGREGATOR_READ_TIMEOUT": "0.5",
         "AGGREGATOR_DEADLINE": "1.5",
     }
     with serve("uvicorn", env=env) as url:
-        for variant in ["bounded", "sync-loop", "requests-loop", "threads"]:
-            response, elapsed = get(f"{url}/aggregator/{variant}/?n=10&delay=1")
-            assert response.status_code == 504, variant
+        for way in ["bounded", "sync-loop", "requests-loop", "threads"]:
+            response, elapsed = get(f"{url}/aggregator/{way}/?n=10&delay=1")
+            assert response.status_code == 504, way
             assert response.json()["errors"] == 10
-            assert elapsed < 2.5, variant
+            assert elapsed < 2.5, way
         response, elapsed = get(f"{url}/aggregator/stream/?n=10&delay=1")
         lines = [json.loads(line) for line in response.text.splitlines()]
         assert lines[-1]["summary"]["errors"] == 10

@@ -20,23 +20,23 @@ class NaiveFanOutTests(SimpleTestCase):
         super().setUpClass()
         cls.upstream = cls.enterClassContext(FakeUpstream())
 
-    def fan_out(self, variant, path, query, **settings):
-        """GET /aggregator/<variant>/ calling the fake's `path`: the response
+    def fan_out(self, way, path, query, **settings):
+        """GET /aggregator/<way>/ calling the fake's `path`: the response
         and the seconds it took."""
         url = self.upstream.url + path
         with override_settings(AGGREGATOR_UPSTREAM_URL=url, **settings):
             started = time.monotonic()
-            response = self.client.get(reverse(f"aggregator:{variant}") + query)
+            response = self.client.get(reverse(f"aggregator:{way}") + query)
             return response, time.monotonic() - started
 
     def test_while_every_call_answers_both_give_the_same_answers(self):
-        """Five calls that answer: both variants answer 200 with the same
+        """Five calls that answer: both ways answer 200 with the same
         five values, in task order."""
         answers = {}
-        for variant in ("naive", "bounded"):
-            response, _ = self.fan_out(variant, "/json", "?n=5&delay=0")
+        for way in ("naive", "bounded"):
+            response, _ = self.fan_out(way, "/json", "?n=5&delay=0")
             self.assertEqual(response.status_code, 200)
-            answers[variant] = [r["value"] for r in response.json()["results"]]
+            answers[way] = [r["value"] for r in response.json()["results"]]
         self.assertEqual(answers["naive"], answers["bounded"])
         self.assertEqual(
             [value["task_id"] for value in answers["naive"]], [0, 1, 2, 3, 4]
@@ -49,7 +49,7 @@ class NaiveFanOutTests(SimpleTestCase):
         naive_answer, _ = self.fan_out("naive", "/flaky", "?n=5&delay=0")
         self.assertEqual(naive_answer.status_code, 502)
         self.assertNotIn("results", naive_answer.json())
-        self.assertIn("gather raised", naive_answer.json()["error"])
+        self.assertIn("its error was raised", naive_answer.json()["error"])
         bounded, _ = self.fan_out("bounded", "/flaky", "?n=5&delay=0")
         self.assertEqual(bounded.status_code, 200)
         self.assertEqual(len(bounded.json()["results"]), 5)
@@ -57,7 +57,7 @@ class NaiveFanOutTests(SimpleTestCase):
 
     def test_a_hanging_call_holds_the_answer_for_its_read_timeout(self):
         """Calls that never answer, a 2 s read timeout and a 0.5 s deadline:
-        the async fan-out answers 504 at its deadline; the naive one, which
+        the bounded fan-out answers 504 at its deadline; the naive one, which
         has none, waits out the read timeout."""
         timeouts = {"AGGREGATOR_READ_TIMEOUT": 2, "AGGREGATOR_DEADLINE": 0.5}
         bounded, bounded_took = self.fan_out(
@@ -81,14 +81,14 @@ class NaiveFanOutTests(SimpleTestCase):
         query = "?n=10&delay=0.3"
         most = {}
         with override_settings(AGGREGATOR_UPSTREAM_URL=url, AGGREGATOR_MAX_IN_FLIGHT=5):
-            for variant in ("naive", "bounded"):
+            for way in ("naive", "bounded"):
                 self.upstream.most_in_flight = 0
-                path = reverse(f"aggregator:{variant}") + query
+                path = reverse(f"aggregator:{way}") + query
                 responses = await asyncio.gather(
                     *(self.async_client.get(path) for _ in range(4))
                 )
                 self.assertEqual({r.status_code for r in responses}, {200})
-                most[variant] = self.upstream.most_in_flight
+                most[way] = self.upstream.most_in_flight
             await bounded.close_clients()
         self.assertEqual(most, {"naive": 40, "bounded": 5})
 
@@ -109,13 +109,13 @@ class NaiveFanOutTests(SimpleTestCase):
             override_settings(AGGREGATOR_UPSTREAM_URL=url),
             mock.patch.object(naive.httpx2, "AsyncClient", counting),
         ):
-            for variant in ("naive", "bounded"):
+            for way in ("naive", "bounded"):
                 built.clear()
-                path = reverse(f"aggregator:{variant}") + "?n=2&delay=0"
+                path = reverse(f"aggregator:{way}") + "?n=2&delay=0"
                 for _ in range(3):
                     self.assertEqual(
                         (await self.async_client.get(path)).status_code, 200
                     )
-                counts[variant] = len(built)
+                counts[way] = len(built)
             await bounded.close_clients()
         self.assertEqual(counts, {"naive": 3, "bounded": 1})

@@ -10,6 +10,7 @@ import pytest
 from django.test import SimpleTestCase
 from django.urls import reverse
 
+from aggregator.quote import TIMED_OUT
 from aggregator.services import PRICE_DELAY, STOCK_DELAY
 from harness.servers import free_port, serve
 
@@ -109,3 +110,17 @@ class QuoteTests(SimpleTestCase):
                     self.assertEqual(response.status_code, 400)
                     field = response.json()["fields"]["item"]
                     self.assertIn("up to 40", field["allowed"])
+
+
+@pytest.mark.slow
+def test_both_past_the_deadline_is_a_504():
+    """With the deadline at 0.2 s neither service answers in time: each is a
+    timeout, and the quote a 504 at the deadline, as a fan-out's would be."""
+    with serve("uvicorn", env={"AGGREGATOR_DEADLINE": "0.2"}) as url:
+        for name in QUOTES:
+            get(f"{url}{reverse(f'aggregator:{name}')}?item=tea")  # warm up
+            response, elapsed = get(f"{url}{reverse(f'aggregator:{name}')}?item=tea")
+            assert response.status_code == 504, name
+            body = response.json()
+            assert body["price"] == body["stock"] == TIMED_OUT
+            assert 0.2 <= body["elapsed"] <= elapsed < 0.35, name

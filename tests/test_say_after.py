@@ -104,3 +104,28 @@ class PlainSayAfterTests(SimpleTestCase):
                     self.assertEqual(body["error"], "invalid query parameters")
                     self.assertTrue(body["fields"][field]["errors"])
                     self.assertIn(" to ", body["fields"][field]["allowed"])
+
+
+class SameContractTests(SimpleTestCase):
+    async def test_both_keep_the_word_as_sent(self):
+        """The plain pair and the ninja operation answer the same word for the
+        same query, spaces included; a NUL is refused by both."""
+        paths = [
+            reverse("aggregator:say_after_async"),
+            reverse("aggregator:say_after_sync"),
+            "/api/say-after",
+        ]
+        for word in ["hi", "  hi  ", "   "]:
+            for path in paths:
+                with self.subTest(path=path, word=word):
+                    response = await self.async_client.get(
+                        path, {"delay": 0, "word": word}
+                    )
+                    self.assertEqual(response.status_code, 200)
+                    self.assertEqual(response.json(), {"saying": word})
+        for path in paths:
+            with self.subTest(path=path, word="NUL"):
+                response = await self.async_client.get(
+                    path, {"delay": 0, "word": "a\x00b"}
+                )
+                self.assertIn(response.status_code, (400, 422))

@@ -40,17 +40,17 @@ def wait_for(predicate, timeout):
     return predicate()
 
 
-@pytest.mark.parametrize("variant", ["bounded", "stream", "threads"])
-def test_abandoned_fan_outs_cost_nothing_once_the_clients_are_gone(variant):
+@pytest.mark.parametrize("way", ["bounded", "stream", "threads"])
+def test_abandoned_fan_outs_cost_nothing_once_the_clients_are_gone(way):
     """100 clients hang up on 20-call fan-outs after 0.5 s. Right after, 20
     concurrent 1 s say-sync requests all answer in under 2 s; within 5 s the
     threads are back within 10 of the start (the bounded pools' own threads
     aside) and the CPU is near idle."""
     with serve_process("uvicorn") as (url, process):
-        httpx2.get(f"{url}/aggregator/{variant}/?n=1&delay=0", timeout=10)
+        httpx2.get(f"{url}/aggregator/{way}/?n=1&delay=0", timeout=10)
         before = threads(process)
         finished = asyncio.run(
-            abandon(f"{url}/aggregator/{variant}/?{STORM}", clients=100, after=0.5)
+            abandon(f"{url}/aggregator/{way}/?{STORM}", clients=100, after=0.5)
         )
         hung_up = time.monotonic()
         assert finished == 0  # every one was abandoned mid-fan-out
@@ -61,9 +61,9 @@ def test_abandoned_fan_outs_cost_nothing_once_the_clients_are_gone(variant):
         assert 1 <= elapsed < 2
 
         # The bounded pools stay: the handler's idle request threads (the 20
-        # say-syncs used 20) and, for that variant, the fan-out's workers.
+        # say-syncs used 20) and, for that way, the fan-out's workers.
         pool = settings.LEANASGI_IDLE_THREADS
-        pool += settings.AGGREGATOR_THREADS if variant == "threads" else 0
+        pool += settings.AGGREGATOR_THREADS if way == "threads" else 0
         settled = wait_for(
             lambda: threads(process) <= before + 10 + pool,
             timeout=5 - (time.monotonic() - hung_up),
@@ -123,7 +123,7 @@ def counting_upstream():
 
 
 @pytest.mark.parametrize(
-    ("variant", "bound"),
+    ("way", "bound"),
     [
         ("bounded", "AGGREGATOR_MAX_IN_FLIGHT"),
         ("stream", "AGGREGATOR_MAX_IN_FLIGHT"),
@@ -131,14 +131,14 @@ def counting_upstream():
     ],
 )
 def test_the_upstream_never_sees_more_calls_than_the_bound(
-    counting_upstream, variant, bound
+    counting_upstream, way, bound
 ):
     """4 concurrent fan-outs of 10 calls with a bound of 5: the upstream sees
     exactly 5 calls at once at the most, and every call still succeeds."""
     counting_upstream.most_in_flight = 0
     env = {bound: "5", "AGGREGATOR_UPSTREAM_URL": counting_upstream.url + "/json"}
     with serve("uvicorn", env=env) as url:
-        path = f"/aggregator/{variant}/?n=10&delay=0.2"
+        path = f"/aggregator/{way}/?n=10&delay=0.2"
         answers = asyncio.run(fan_out_bodies(url, path, 4))
     assert [response.status_code for response, _ in answers] == [200] * 4
     assert counting_upstream.most_in_flight == 5
