@@ -43,9 +43,14 @@ def spoiled_database(path):
 
 def create_barbara(env, password=PASSWORD):
     """Barbara's user, the author of the seeded drafts, in `env`'s database."""
+    create_user(env, "Barbara", password)
+
+
+def create_user(env, username, password):
+    """A user in `env`'s database."""
     create_user = (
         "from django.contrib.auth.models import User;"
-        f"User.objects.create_user('Barbara', password={password!r})"
+        f"User.objects.create_user({username!r}, password={password!r})"
     )
     subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", create_user],
@@ -75,11 +80,16 @@ def task_rows(path):
 def as_barbara(url):
     """An httpx2 client logged in as Barbara through the login form, that
     sends the CSRF token this site's pages would."""
+    return logged_in(url, "Barbara", PASSWORD)
+
+
+def logged_in(url, username, password):
+    """An httpx2 client logged in as `username` through the login form."""
     client = httpx2.Client(base_url=url, timeout=10)
     client.get("/blog/login/")
     answer = client.post(
         "/blog/login/",
-        data={"username": "Barbara", "password": PASSWORD},
+        data={"username": username, "password": password},
         headers={"X-CSRFToken": client.cookies["csrftoken"]},
     )
     assert answer.status_code == 302, answer.text
@@ -99,12 +109,20 @@ def worker(env, *args, **kwargs):
     )
 
 
-def enqueue_slow_task(env, pause):
-    """Enqueue a recount that first waits `pause` seconds, from a shell."""
-    code = f"from blog.tasks import recount_author; recount_author.enqueue({DRAFTS_AUTHOR}, pause={pause})"
+def run_in_shell(env, code):
+    """`code` in `manage.py shell`, with production settings and `env`."""
     subprocess.run(
         [sys.executable, "manage.py", "shell", "-c", code],
         cwd=BASE_DIR,
         env={**os.environ, **PRODUCTION_ENV, **env},
         check=True,
+    )
+
+
+def enqueue_slow_task(env, pause):
+    """Enqueue a recount that first waits `pause` seconds, from a shell."""
+    run_in_shell(
+        env,
+        "from blog.tasks import recount_author;"
+        f" recount_author.enqueue({DRAFTS_AUTHOR}, pause={pause})",
     )

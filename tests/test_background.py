@@ -15,6 +15,7 @@ from harness.background import (
     as_barbara,
     enqueue_slow_task,
     published_count,
+    run_in_shell,
     spoiled_database,
     task_rows,
     worker,
@@ -115,3 +116,21 @@ def test_a_worker_killed_mid_task_leaves_it_running(database):
     assert worker(env, "--batch").wait(timeout=60) == 0
     assert [status for status, _ in task_rows(path)] == ["RUNNING"]
     assert published_count(path) == SPOILED
+
+
+def test_a_real_worker_prunes_old_finished_rows(database):
+    """A row finished two hours ago is deleted by the worker itself when it
+    finishes the next task; that task's own row, just finished, stays."""
+    path, env = database
+    run_in_shell(
+        env,
+        "from datetime import timedelta; from django.utils import timezone;"
+        " from django_tasks_db.models import DBTaskResult;"
+        " DBTaskResult.objects.create(status='SUCCESSFUL', backend_name='default',"
+        " finished_at=timezone.now() - timedelta(hours=2), run_after=timezone.now(),"
+        " task_path='blog.tasks.recount_author', args_kwargs={'args': [], 'kwargs': {}})",
+    )
+    assert [status for status, _ in task_rows(path)] == ["SUCCESSFUL"]
+    enqueue_slow_task(env, pause=0)
+    assert worker(env, "--batch").wait(timeout=60) == 0
+    assert [status for status, _ in task_rows(path)] == ["SUCCESSFUL"]

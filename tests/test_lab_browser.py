@@ -138,6 +138,20 @@ def test_the_page_loads_clean(page, lab_url):
     assert page.locator("#status").inner_text() == "Ready."
 
 
+def test_the_blog_loads_clean(page, lab_url):
+    """The blog's list, a post, the login page and the drafts page (which
+    sends an anonymous visitor to log in) load under the same policy with no
+    console error."""
+    policy = page.goto(f"{lab_url}/blog/").headers["content-security-policy"]
+    assert "script-src 'self';" in policy
+    assert page.locator("a[href^='/blog/']").count() > 1
+    page.goto(f"{lab_url}/blog/1/")
+    page.goto(f"{lab_url}/blog/login/")
+    assert page.locator("input[name=password]").count() == 1
+    page.goto(f"{lab_url}/blog/drafts/")
+    assert "/blog/login/" in page.url
+
+
 def test_fifty_async_say_afters_overlap(page, lab_url):
     """say-after, n=50, delay=1: 50 async bars, all ok, the slowest under 2 s,
     and the meter's thread count under 30 while they wait."""

@@ -1,6 +1,6 @@
-"""Who may write and what may be read: a draft is its author's (and staff's)
-on every path that shows a post, only they publish it, and the API's writes
-are refused cross-site (blog/models.py's visible_to, blog/api.py's auths)."""
+"""Who may write and what may be read: a draft is its author's (and
+superusers') on every path that shows a post, only they publish it, and the
+API's writes are refused cross-site (blog/models.py's visible_to, blog/api.py's auths)."""
 
 from django.contrib.auth.models import User
 from django.test import Client, TestCase, TransactionTestCase

@@ -10,6 +10,7 @@ import subprocess
 import httpx2
 import pytest
 
+from harness.background import create_user, logged_in, query, spoiled_database
 from harness.servers import (
     BARE_PRODUCTION,
     BASE_DIR,
@@ -40,6 +41,8 @@ def test_harmful_demos_are_off(production, path):
     """Each demo whose lesson is that it hurts the server answers a 404 JSON
     saying how to turn it on, at once."""
     response = httpx2.get(production + path, timeout=5)
+    took = response.elapsed.total_seconds()
+    print(f"FIGURE harmful demo {path}: {response.status_code} in {took * 1000:.0f} ms")
     assert response.status_code == 404
     assert "DJANGO_DEMOS=1" in response.json()["allowed"]
     assert response.elapsed.total_seconds() < 0.5
@@ -63,7 +66,8 @@ def test_every_page_has_a_content_security_policy(production):
     """Django's CSP header: scripts and styles from this site's files only,
     no framing; the page has no inline script or style to need a nonce."""
     response = httpx2.get(production + "/", timeout=5)
-    policy = response.headers["content-security-policy"]
+    policy = response.headers.get("content-security-policy")
+    print(f"FIGURE Content-Security-Policy on the index: {policy}")
     assert "script-src 'self';" in policy and "style-src 'self';" in policy
     assert "frame-ancestors 'none'" in policy and "nonce" not in policy
     assert '<link rel="stylesheet" href="/static/site.css">' in response.text
@@ -76,7 +80,7 @@ def test_check_deploy_passes_as_the_chapter_writes_it():
     chapter = (BASE_DIR / "docs" / "settings.md").read_text()
     command = re.search(r"```sh\n(DJANGO_DEBUG=0 .*?check --deploy)\n", chapter, re.S)
     script = command.group(1).replace("python ", f"{BASE_DIR}/.venv/bin/python ")
-    env = {"PATH": "/usr/bin:/bin", "DJANGO_ALLOWED_HOSTS": "example.com"}
+    env = {"PATH": "/usr/bin:/bin"}
     done = subprocess.run(
         ["bash", "-c", script], cwd=BASE_DIR, env=env, capture_output=True, text=True
     )
@@ -152,7 +156,29 @@ def test_slow_sync_demos_run_a_few_at_once(production):
 
     answers = asyncio.run(burst())
     statuses = sorted(a.status_code for a in answers)
+    print(
+        f"FIGURE 30 slow sync demos of 1 s at once, demos off:"
+        f" {statuses.count(200)} answered 200, {statuses.count(503)} refused (503)"
+    )
     assert statuses == [200] * 20 + [503] * 10, statuses
     refused = [a for a in answers if a.status_code == 503]
     assert all(a.elapsed.total_seconds() < 0.8 for a in refused)
     assert refused[0].headers["Retry-After"] == "1"
+
+
+def test_another_user_cannot_publish_a_draft(tmp_path):
+    """Logged in as a user who is not its author, publishing Barbara's draft
+    15 answers 404, as for a post that does not exist, and it stays a draft."""
+    database = spoiled_database(tmp_path / "db.sqlite3")
+    create_user(database, "Mallory", "mallory's long pass phrase")
+    with serve("uvicorn", env={**BARE_PRODUCTION, **database}) as url:
+        client = logged_in(url, "Mallory", "mallory's long pass phrase")
+        publish = client.post("/blog/15/publish/")
+        read = client.get("/api/blog/15")
+    print(f"FIGURE another user publishes draft 15: {publish.status_code}")
+    assert publish.status_code == 404
+    assert read.status_code == 404
+    published = query(
+        tmp_path / "db.sqlite3", "SELECT published FROM blog_post WHERE id = 15"
+    )
+    assert published == [(None,)]

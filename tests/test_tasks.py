@@ -1,14 +1,20 @@
-"""The task table stays small: finished rows older than KEEP_FINISHED go
-when the worker finishes a task (blog/tasks.py)."""
+"""The task table stays small: at most MAX_WAITING tasks wait, however many
+ask at once, and finished rows older than KEEP_FINISHED go when the worker
+finishes a task (blog/tasks.py)."""
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from unittest import skipUnless
 
+from django.db import connection
 from django.tasks.signals import task_finished
-from django.test import TestCase
+from django.test import TestCase, TransactionTestCase
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from blog import tasks
+from blog.models import Author
 
 
 def row(status, finished_ago=None):
@@ -43,3 +49,32 @@ class PruneTests(TestCase):
         old = row("SUCCESSFUL", timedelta(hours=2))
         task_finished.send(sender=None, task_result=done)
         self.assertTrue(DBTaskResult.objects.filter(pk=old.pk).exists())
+
+
+@skipUnless(connection.vendor == "postgresql", "SQLite's test database is in memory")
+class WaitingBoundTests(TransactionTestCase):
+    """PostgreSQL's advisory lock holds the waiting bound under real
+    concurrency (SQLite's write lock: tests/test_bounds.py, on a file)."""
+
+    def test_twenty_threads_at_once_enqueue_exactly_the_bound(self):
+        """300 enqueue_recount calls from 20 threads, each on its own
+        connection, enqueue exactly MAX_WAITING tasks; the rest get None."""
+        author = Author.objects.create(name="counted")
+        start = threading.Barrier(20)
+
+        def enqueue_fifteen():
+            start.wait()
+            try:
+                return [tasks.enqueue_recount(author.pk) for _ in range(15)]
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=20) as pool:
+            results = [
+                r
+                for batch in pool.map(lambda _: enqueue_fifteen(), range(20))
+                for r in batch
+            ]
+        self.assertEqual(len(results), 300)
+        self.assertEqual(sum(r is not None for r in results), tasks.MAX_WAITING)
+        self.assertEqual(DBTaskResult.objects.ready().count(), tasks.MAX_WAITING)

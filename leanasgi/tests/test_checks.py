@@ -1,10 +1,13 @@
 """System checks: Django's security checks see the subclasses, nothing is
-silenced, and a fallback to Django's thread hop is reported."""
+silenced, a fallback to Django's thread hop is reported, and so is every
+middleware or receiver that costs each request a thread."""
 
 from django.conf import settings
 from django.core import checks
 from django.core.checks.registry import registry
+from django.core.signals import request_started
 from django.test import SimpleTestCase, override_settings
+from django.utils.deprecation import MiddlewareMixin
 
 from leanasgi import checks as lean_checks
 
@@ -104,3 +107,90 @@ class ThreadHopCheckTests(SimpleTestCase):
         )
         self.assertIn("tests.slow_sessions", found["leanasgi.I001"].msg)
         self.assertTrue(all(m.level == checks.INFO for m in found.values()))
+
+
+class Timing(MiddlewareMixin):
+    """An adopter's own middleware, written the usual way."""
+
+    def process_request(self, request):
+        request.started = 0
+
+
+def on_start(**kwargs):
+    """An adopter's sync request_started receiver."""
+
+
+async def on_start_async(**kwargs):
+    """The same, async: it costs no thread."""
+
+
+def costs(**overrides):
+    with override_settings(**overrides):
+        return {
+            (m.id, m.obj): m
+            for m in lean_checks.thread_costs(None)
+            if m.level == checks.WARNING
+        }
+
+
+class ThreadCostCheckTests(SimpleTestCase):
+    def test_the_lean_classes_cost_nothing(self):
+        """The test project (the seven lean classes): no warning."""
+        self.assertEqual(costs(), {})
+
+    def test_djangos_own_classes_are_named_with_their_lean_twin(self):
+        """Django's LocaleMiddleware and GZipMiddleware listed as they are:
+        a Warning each, naming the class and leanasgi's subclass."""
+        found = costs(
+            MIDDLEWARE=[
+                *settings.MIDDLEWARE,
+                "django.middleware.locale.LocaleMiddleware",
+                "django.middleware.gzip.GZipMiddleware",
+            ]
+        )
+        self.assertEqual(
+            set(found),
+            {
+                ("leanasgi.W001", "django.middleware.locale.LocaleMiddleware"),
+                ("leanasgi.W001", "django.middleware.gzip.GZipMiddleware"),
+            },
+        )
+        locale = found["leanasgi.W001", "django.middleware.locale.LocaleMiddleware"]
+        self.assertIn("'leanasgi.middleware.LocaleMiddleware'", locale.hint)
+
+    def test_a_projects_own_mixin_middleware_is_named(self):
+        """A custom MiddlewareMixin class with a process_request: a Warning
+        that says its hook goes through a thread."""
+        found = costs(MIDDLEWARE=[*settings.MIDDLEWARE, f"{__name__}.Timing"])
+        [warning] = found.values()
+        self.assertEqual(warning.obj, f"{__name__}.Timing")
+        self.assertIn("process_request", warning.msg)
+        self.assertIn("async-capable", warning.hint)
+
+    def test_libraries_middleware(self):
+        """WhiteNoise's middleware is sync-only: a Warning. django-cors-headers'
+        has an async path of its own: none."""
+        found = costs(
+            MIDDLEWARE=[
+                "corsheaders.middleware.CorsMiddleware",
+                *settings.MIDDLEWARE,
+                "whitenoise.middleware.WhiteNoiseMiddleware",
+            ]
+        )
+        self.assertEqual(
+            set(found),
+            {("leanasgi.W001", "whitenoise.middleware.WhiteNoiseMiddleware")},
+        )
+        self.assertIn("sync-only", next(iter(found.values())).msg)
+
+    def test_a_sync_request_started_receiver_is_named(self):
+        """A sync receiver of request_started: a Warning naming it; an async
+        one, and Django's own two (which the handler moves), none."""
+        request_started.connect(on_start)
+        request_started.connect(on_start_async)
+        try:
+            found = costs()
+        finally:
+            request_started.disconnect(on_start)
+            request_started.disconnect(on_start_async)
+        self.assertEqual(set(found), {("leanasgi.W002", f"{__name__}.on_start")})

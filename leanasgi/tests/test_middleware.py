@@ -35,7 +35,7 @@ STOCK = [
 ]
 
 
-async def hops(url):
+async def hops(url, status=200, headers=None):
     """The middleware hooks that `GET url` sent through sync_to_async."""
     wrapped = []
     original = SyncToAsync.__init__
@@ -48,8 +48,8 @@ async def hops(url):
         original(self, func, *args, **kwargs)
 
     with mock.patch.object(SyncToAsync, "__init__", recording):
-        response = await AsyncClient().get(url)
-    assert response.status_code == 200, response.content
+        response = await AsyncClient().get(url, headers=headers)
+    assert response.status_code == status, response.content
     return wrapped
 
 

@@ -1,5 +1,7 @@
-"""System checks: Django's security checks made to see these subclasses, and a
-note wherever a middleware falls back to Django's thread hop.
+"""System checks: Django's security checks made to see these subclasses, a
+note wherever a lean class falls back to Django's thread hop (I001-I003), and
+a warning for each middleware or receiver that costs every request a thread
+(W001, W002).
 
 Django's deploy checks look for the string
 "django.middleware.security.SecurityMiddleware" in MIDDLEWARE, so with the
@@ -14,6 +16,7 @@ upgrade changes them.
 """
 
 import functools
+import inspect
 from contextlib import contextmanager
 
 from django.conf import settings
@@ -105,3 +108,96 @@ def thread_hops(app_configs, **kwargs):
             )
         )
     return found
+
+
+# Django's own request_started receivers: the lean handler moves them.
+MOVED_RECEIVERS = ("django.db.reset_queries", "django.db.close_old_connections")
+
+
+def dotted(thing):
+    """A callable's dotted name; an instance's class's."""
+    named = thing if hasattr(thing, "__qualname__") else type(thing)
+    return f"{named.__module__}.{named.__qualname__}"
+
+
+def thread_cost(middleware):
+    """Why `middleware` makes every request borrow a thread, or None."""
+    from django.utils.deprecation import MiddlewareMixin
+
+    from .middleware import OnTheLoop
+
+    if isinstance(middleware, type) and issubclass(middleware, OnTheLoop):
+        return None  # where it still hops, thread_hops says so
+    if not getattr(middleware, "async_capable", False):
+        return "it is sync-only, so Django runs it, and every request, in a thread"
+    hooks = []
+    mixin = isinstance(middleware, type) and issubclass(middleware, MiddlewareMixin)
+    if mixin and middleware.__acall__ is MiddlewareMixin.__acall__:
+        hooks = [
+            h for h in ("process_request", "process_response") if hasattr(middleware, h)
+        ]
+    view_hook = getattr(middleware, "process_view", None)
+    if view_hook is not None and not inspect.iscoroutinefunction(view_hook):
+        hooks.append("process_view")
+    if hooks:
+        return f"Django sends its {' and '.join(hooks)} through a thread"
+    return None
+
+
+@checks.register()
+def thread_costs(app_configs, **kwargs):
+    """leanasgi.W001: a MIDDLEWARE entry that makes every request borrow a
+    thread; leanasgi.W002: a sync request_started receiver, which does too."""
+    from django.core.signals import request_started
+
+    from .handler import LeanASGIHandler
+
+    found = []
+    for path in settings.MIDDLEWARE:
+        try:
+            cost = thread_cost(import_string(path))
+        except ImportError:
+            continue  # Django's own checks and start-up report it
+        if cost is None:
+            continue
+        parent = django_path(path)
+        lean = f"leanasgi.middleware.{parent.rpartition('.')[2]}"
+        hint = (
+            f"Use {lean!r}, whose hooks stay on the loop."
+            if parent.startswith(DJANGO_MIDDLEWARE) and has_lean(lean)
+            else "Make it async-capable with an async path of its own (Django's"
+            " docs: 'Asynchronous support' in Middleware), or move its work"
+            " into the views that need it."
+        )
+        found.append(
+            checks.Warning(
+                f"{path!r} makes every request hold a thread to its end: {cost}.",
+                hint=hint,
+                obj=path,
+                id="leanasgi.W001",
+            )
+        )
+    sync_receivers, _ = request_started._live_receivers(LeanASGIHandler)
+    for receiver in sync_receivers:
+        name = dotted(receiver)
+        if name in MOVED_RECEIVERS:
+            continue
+        found.append(
+            checks.Warning(
+                f"request_started receiver {name!r} is sync, so every request"
+                " runs it in a thread, and holds that thread to its end.",
+                hint="Connect an async receiver instead (async def), or a"
+                " request_finished one, which may stay sync.",
+                obj=name,
+                id="leanasgi.W002",
+            )
+        )
+    return found
+
+
+def has_lean(path):
+    try:
+        import_string(path)
+    except ImportError:
+        return False
+    return True
