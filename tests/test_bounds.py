@@ -132,7 +132,8 @@ def test_a_login_storm_is_throttled_and_slows_nobody(tmp_path):
     statuses = [a.status_code for a in answers]
     print(
         f"FIGURE login storm, 60 wrong passwords at once: {statuses.count(400)} checked (400),"
-        f" {statuses.count(429)} refused (429); the right password after: {after.status_code};"
+        f" {statuses.count(429)} refused (429); the right password after: {after.status_code},"
+        f" once the window has passed: {later.status_code};"
         f" /healthz meanwhile {health_took * 1000:.0f} ms,"
         f" a live page's first event {event_took * 1000:.0f} ms"
     )

@@ -4,7 +4,7 @@ plus one receiver the tests need connected early."""
 import os
 
 import django
-from django.core.signals import request_finished
+from django.core.signals import request_finished, request_started
 
 import leanasgi
 
@@ -15,6 +15,8 @@ django.setup(set_prefix=False)
 # Connected before the application is built, as an app's ready() would be: it
 # runs before Django's clean-up, and can stop it by raising.
 request_finished.connect(views.raise_if_asked)
+if os.environ.get("LEANASGI_SYNC_RECEIVER") == "1":
+    request_started.connect(views.sync_receiver)
 application = leanasgi.get_asgi_application(
     lean=os.environ.get("LEANASGI_STOCK", "") != "1"
 )

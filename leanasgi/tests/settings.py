@@ -28,6 +28,12 @@ MIDDLEWARE = [
     "leanasgi.middleware.MessageMiddleware",
     "leanasgi.middleware.XFrameOptionsMiddleware",
 ]
+# One more, for measure.py's table: LEANASGI_EXTRA_MIDDLEWARE=dotted.path,...
+MIDDLEWARE += [
+    m for m in os.environ.get("LEANASGI_EXTRA_MIDDLEWARE", "").split(",") if m
+]
+STATIC_URL = "static/"
+STATIC_ROOT = Path(tempfile.gettempdir()) / "leanasgi-static"  # WhiteNoise's
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -49,9 +55,11 @@ LEANASGI_IDLE_THREADS = 16
 # The cap's tests serve with a small one (tests/test_cap.py).
 LEANASGI_MAX_THREADS = int(os.environ.get("LEANASGI_MAX_THREADS", 100))
 LEANASGI_THREAD_WAIT = float(os.environ.get("LEANASGI_THREAD_WAIT", 30))
+LEANASGI_EXPLAIN_THREADS = os.environ.get("LEANASGI_EXPLAIN_THREADS", "1") == "1"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {"leanasgi.threads": {"level": "INFO"}},
 }

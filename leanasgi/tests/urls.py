@@ -15,4 +15,9 @@ urlpatterns = [
     path("finish-raises", views.finish_raises),
     path("signals", views.signals),
     path("stats", views.stats),
+    path("late-task", views.late_task),  # /late-task?key=a&delay=0.3
+    path("late-result", views.late_result),  # /late-result?key=a
+    path("borrows-for", views.borrows_for),
+    path("borrows-for-nothing", views.borrows_for_nothing),
+    path("session-write", views.session_write),
 ]

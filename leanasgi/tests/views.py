@@ -157,3 +157,50 @@ async def stats(request):
     import leanasgi
 
     return JsonResponse(leanasgi.stats())
+
+
+late = {}  # key -> what a task created by /late-task found after the response
+_tasks = set()  # the tasks, kept until they end (asyncio keeps weak references)
+
+
+async def late_task(request):
+    """Answers at once; its task waits, then makes a query and a sync call."""
+    key, delay = request.GET["key"], float(request.GET.get("delay", 0.3))
+
+    async def after_the_response():
+        await asyncio.sleep(delay)
+        try:
+            late[key] = {"threads": [await sync_to_async(query)() for _ in range(2)]}
+        except Exception as error:
+            late[key] = {"error": f"{type(error).__name__}: {error}"}
+
+    task = asyncio.create_task(after_the_response())
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+    return JsonResponse({"started": key})
+
+
+def late_result(request):
+    return JsonResponse(late.get(request.GET["key"], {}))
+
+
+def named_call():
+    return threading.current_thread().name
+
+
+async def borrows_for(request):
+    """An async view whose one sync call is named_call."""
+    return JsonResponse({"thread": await sync_to_async(named_call)()})
+
+
+async def borrows_for_nothing(request):
+    return JsonResponse({})
+
+
+async def session_write(request):
+    await request.session.aset("seen", True)
+    return JsonResponse({"saved": True})
+
+
+def sync_receiver(**kwargs):
+    """A sync request_started receiver (tests/asgi.py connects it on demand)."""

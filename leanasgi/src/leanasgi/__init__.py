@@ -10,7 +10,7 @@ from .application import (
     on_stop,
     stats,
 )
-from .handler import ThreadsBusy
+from .threads import ThreadsBusy
 
 __all__ = [
     "Application",
@@ -23,4 +23,4 @@ __all__ = [
     "on_stop",
     "stats",
 ]
-__version__ = "0.1.0"
+__version__ = "0.2.0"

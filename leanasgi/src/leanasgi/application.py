@@ -21,6 +21,9 @@ import os
 import signal
 import threading
 import weakref
+from collections.abc import Awaitable, Callable, MutableMapping
+from types import FrameType
+from typing import Any
 
 import django
 from django.conf import settings
@@ -30,20 +33,29 @@ from .handler import LeanASGIHandler
 
 logger = logging.getLogger(__name__)
 
+# ASGI's three callables, as the spec defines them.
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
 # Threads lent to requests at once, per process, and how long a request waits
 # for one past that: LEANASGI_MAX_THREADS and LEANASGI_THREAD_WAIT (README.md).
 MAX_THREADS = 100
 THREAD_WAIT = 30.0
 
-_shutdown = []
-_on_stop = []
+_shutdown: list[Callable[[], Awaitable[Any]]] = []
+_on_stop: list[Callable[[], Any]] = []
 _stopping = False
-_serving_loops = weakref.WeakSet()
-_handlers = []
+_serving_loops: "weakref.WeakSet[asyncio.AbstractEventLoop]" = weakref.WeakSet()
+_handlers: list[LeanASGIHandler] = []
 _in_flight = 0  # one event loop per process runs every Application: no lock
 
 
-def get_asgi_application(*, wrap=None, lean=True):
+def get_asgi_application(
+    *, wrap: Callable[[ASGIApp], ASGIApp] | None = None, lean: bool = True
+) -> "Application":
     """Like ``django.core.asgi.get_asgi_application()``, with the lean handler.
 
     ``wrap`` takes Django's ASGI application and returns the one to serve
@@ -56,6 +68,7 @@ def get_asgi_application(*, wrap=None, lean=True):
             idle_threads=getattr(settings, "LEANASGI_IDLE_THREADS", 16),
             max_threads=getattr(settings, "LEANASGI_MAX_THREADS", MAX_THREADS),
             wait=getattr(settings, "LEANASGI_THREAD_WAIT", THREAD_WAIT),
+            explain=getattr(settings, "LEANASGI_EXPLAIN_THREADS", settings.DEBUG),
         )
         _handlers.append(handler)
     else:
@@ -63,7 +76,7 @@ def get_asgi_application(*, wrap=None, lean=True):
     return Application(wrap(handler) if wrap else handler)
 
 
-def on_shutdown(close):
+def on_shutdown[F: Callable[[], Awaitable[Any]]](close: F) -> F:
     """Register an async callable to run at the server's lifespan shutdown.
 
     Usable as a decorator. Servers that speak no lifespan (Daphne, and so
@@ -73,7 +86,7 @@ def on_shutdown(close):
     return close
 
 
-def on_stop(callback):
+def on_stop[F: Callable[[], Any]](callback: F) -> F:
     """Register a sync callable to run on each serving loop when the server is
     told to stop, before it waits for open connections. Usable as a decorator.
 
@@ -84,12 +97,12 @@ def on_stop(callback):
     return callback
 
 
-def is_stopping():
+def is_stopping() -> bool:
     """Whether this process's server has been told to stop."""
     return _stopping
 
 
-def watch_for_stop():
+def watch_for_stop() -> None:
     """Chain onto the server's SIGTERM and SIGINT handlers: note the stop,
     then let the server's own handler do what it does."""
     if threading.current_thread() is not threading.main_thread():
@@ -99,15 +112,17 @@ def watch_for_stop():
         if not callable(previous) or getattr(previous, "leanasgi", False):
             continue
 
-        def handler(signum, frame, previous=previous):
+        def handler(
+            signum: int, frame: FrameType | None, previous: Any = previous
+        ) -> None:
             stop_requested()
             previous(signum, frame)
 
-        handler.leanasgi = True
+        handler.leanasgi = True  # type: ignore[attr-defined]
         signal.signal(number, handler)
 
 
-def stop_requested():
+def stop_requested() -> None:
     """Run the on_stop() callables on every serving loop, once."""
     global _stopping
     if _stopping:
@@ -117,7 +132,7 @@ def stop_requested():
         loop.call_soon_threadsafe(_run_stop_callbacks)
 
 
-def _run_stop_callbacks():
+def _run_stop_callbacks() -> None:
     for callback in _on_stop:
         try:
             callback()
@@ -125,17 +140,17 @@ def _run_stop_callbacks():
             logger.exception("leanasgi: %r failed at stop", callback)
 
 
-def mark_serving_loop():
+def mark_serving_loop() -> None:
     """Mark the running loop as a server's (an Application does, per request)."""
     _serving_loops.add(asyncio.get_running_loop())
 
 
-def on_serving_loop():
+def on_serving_loop() -> bool:
     """Whether the running event loop is one an Application serves on."""
     return asyncio.get_running_loop() in _serving_loops
 
 
-def stats():
+def stats() -> dict[str, Any]:
     """Requests in flight (None where no Application serves), the process's
     threads, and the lean handler's: lent, idle, and requests waiting for one."""
     pools = [handler.threads for handler in _handlers]
@@ -155,7 +170,7 @@ def stats():
     }
 
 
-def process_threads():
+def process_threads() -> int:
     try:
         return len(os.listdir("/proc/self/task"))
     except OSError:  # no /proc (macOS): the Python threads only
@@ -163,10 +178,13 @@ def process_threads():
 
 
 class Application:
-    def __init__(self, app):
+    """The outer ASGI application: lifespan, a hang-up event, requests in
+    flight; everything else goes to `app`."""
+
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send):
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         global _in_flight
         if scope["type"] == "lifespan":
             return await lifespan(receive, send)
@@ -181,7 +199,7 @@ class Application:
             _in_flight -= 1
 
 
-async def lifespan(receive, send):
+async def lifespan(receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
@@ -194,7 +212,7 @@ async def lifespan(receive, send):
             return
 
 
-async def run_shutdown():
+async def run_shutdown() -> None:
     """Each registered callable once; one that fails does not stop the rest."""
     for close in _shutdown:
         try:
@@ -203,11 +221,11 @@ async def run_shutdown():
             logger.exception("leanasgi: %r failed at shutdown", close)
 
 
-def watch_for_hang_up(scope, receive):
+def watch_for_hang_up(scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
     """The scope with a `client_gone` event, and a receive() that sets it."""
     gone = threading.Event()
 
-    async def receive_and_watch():
+    async def receive_and_watch() -> Message:
         message = await receive()
         if message["type"] == "http.disconnect":
             gone.set()
