@@ -24,7 +24,7 @@ help:
 	@echo "  setup          the virtualenv, migrations, demo posts and static files"
 	@echo "  help           this list"
 	@echo "Check:"
-	@echo "  check          lint and the in-process tests, under a minute"
+	@echo "  check          lint, leanasgi's types and the in-process tests, under a minute"
 	@echo "  test           everything: real servers, a browser, the cluster, leanasgi"
 	@echo "  leanasgi       leanasgi's own tests, then Django's suites against it"
 	@echo "  versions       leanasgi on Django 5.2, 6.0 and 6.1 (nox)"
@@ -54,6 +54,7 @@ help:
 check: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
+	cd leanasgi && ../$(VENV)/bin/mypy
 	$(VENV)/bin/pytest -m "not slow" -q
 
 setup: $(VENV)/.installed

@@ -206,9 +206,7 @@ def _forgotten(job):
 async def fire_and_forget(request, post_id: PostId):
     """PITFALL: the same work in asyncio.create_task, after 2 s (work that
     takes a while). It runs in this process only: a deploy, a crash or a
-    restart in those 2 s loses it, and no one knows. On the lean handler it
-    fails even so: its sync call comes after the request's thread context
-    has ended (docs/orm.md)."""
+    restart in those 2 s loses it, and no one knows (docs/orm.md)."""
     author_id = await author_of(request.auth, post_id)
     if len(_fired) >= tasks.MAX_WAITING:
         raise HttpError(429, f"{tasks.MAX_WAITING} tasks already wait: try later.")

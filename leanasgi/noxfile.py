@@ -13,6 +13,8 @@ TEST_REQUIREMENTS = [
     "httpx2==2.16.2",
     "pytest==9.2.0",
     "pytest-django==4.14.0",
+    "whitenoise==6.12.0",
+    "django-cors-headers==4.9.0",
 ]
 
 nox.options.default_venv_backend = "venv"
