@@ -45,6 +45,12 @@ COMMANDS = {
         "mysite.asgi:application",
     ],
     "hypercorn": [BIN / "hypercorn", "--bind", "{host}:{port}", "mysite.asgi:application"],
+    # Hypercorn in one process, no worker child: its signal handlers are the
+    # application's loop's, so open streams end on SIGTERM (docs/serving.md).
+    "hypercorn-single": [
+        BIN / "hypercorn", "--workers", "0", "--bind", "{host}:{port}",
+        "mysite.asgi:application",
+    ],
     # django-bolt (bench/bolt.py): Django's ORM behind a Rust server, no handler.
     "bolt": [
         sys.executable, "manage.py", "runbolt", "--host", "{host}", "--port", "{port}",
@@ -57,7 +63,7 @@ COMMANDS = {
 DJANGO_SERVERS = [name for name in COMMANDS if name not in ("raw-asgi", "bolt")]
 ASGI_SERVERS = [
     "runserver", "uvicorn", "daphne", "gunicorn-uvicorn", "gunicorn-asgi", "granian",
-    "hypercorn",
+    "hypercorn", "hypercorn-single",
 ]  # fmt: skip
 
 # Production-like: DEBUG off, plain HTTP on loopback; with the harmful demos

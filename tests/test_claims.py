@@ -3,6 +3,7 @@ held here in process, so that the upgrade that changes one fails with the
 chapter to revisit (docs/pitfalls.md, "What these lessons rely on")."""
 
 import asyncio
+import contextvars
 import inspect
 import os
 import threading
@@ -14,12 +15,12 @@ from asgiref.sync import ThreadSensitiveContext, sync_to_async
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
-from django.test import SimpleTestCase, TestCase
+from django.test import SimpleTestCase
 from ninja.operation import AsyncOperation
 from ninja.security import django_auth
 
 from blog.api import AsyncSessionAuth
-from blog.models import Author, Post
+from blog.models import Post
 
 REVISIT = "changed upstream: revisit docs/pitfalls.md, 'What these lessons rely on'"
 
@@ -65,32 +66,55 @@ class StreamingClaimTests(SimpleTestCase):
         )
 
 
-class OrmClaimTests(TestCase):
-    @classmethod
-    def setUpTestData(cls):
-        author = Author.objects.create(name="Ada")
-        Post.objects.create(author=author, title="t", slug="t", body="b")
+def orm_threads_per_context(context_class=ThreadSensitiveContext):
+    """Two contexts at once, each gathering three async ORM calls: the
+    threads each context's calls ran on (its sync twins, patched to record
+    the thread and query nothing)."""
+    threads = {}
 
-    async def test_gathered_orm_calls_of_one_context_share_one_thread(self):
+    def recording(queryset):
+        threads.setdefault(current.get(), set()).add(threading.get_ident())
+        return 1
+
+    current = contextvars.ContextVar("request")
+
+    async def one_request(name):
+        current.set(name)
+        async with context_class():
+            await asyncio.gather(*(Post.objects.acount() for _ in range(3)))
+
+    async def two_requests():
+        await asyncio.gather(one_request("a"), one_request("b"))
+
+    with mock.patch.object(QuerySet, "count", recording):
+        asyncio.run(two_requests())  # a sync test: no async_to_sync above it
+    return threads
+
+
+class NoContext:
+    """A changed asgiref: ThreadSensitiveContext does nothing."""
+
+    async def __aenter__(self):
+        return self
+
+    async def __aexit__(self, *exc):
+        return None
+
+
+class OrmClaimTests(SimpleTestCase):
+    def test_gathered_orm_calls_of_one_context_share_one_thread(self):
         """Within one ThreadSensitiveContext (Django opens one per request),
         every async ORM call is its sync twin run on one same thread,
-        gathered or not."""
-        threads = set()
-        count = QuerySet.count
+        gathered or not, and another context's calls run on another."""
+        threads = orm_threads_per_context()
+        self.assertEqual([len(threads["a"]), len(threads["b"])], [1, 1], REVISIT)
+        self.assertNotEqual(threads["a"], threads["b"], REVISIT)
 
-        def recording(queryset):
-            threads.add(threading.get_ident())
-            return count(queryset)
-
-        async with ThreadSensitiveContext():
-            with mock.patch.object(QuerySet, "count", recording):
-                counts = await asyncio.gather(
-                    Post.objects.acount(),
-                    Author.objects.acount(),
-                    Post.objects.acount(),
-                )
-        self.assertEqual(counts, [1, 1, 1])
-        self.assertEqual(len(threads), 1, REVISIT)
+    def test_the_claim_fails_without_the_context(self):
+        """The control: with the context a no-op, both requests' calls share
+        asgiref's one process-wide thread, and the test above would fail."""
+        threads = orm_threads_per_context(NoContext)
+        self.assertEqual(threads["a"], threads["b"])
 
     async def test_calls_that_are_not_thread_sensitive_share_the_loop_executor(self):
         """sync_to_async(thread_sensitive=False) runs on the running loop's
@@ -104,7 +128,9 @@ class OrmClaimTests(TestCase):
         )
         self.assertTrue((await name()).startswith("shared"), REVISIT)
         default = ThreadPoolExecutor()
-        self.assertEqual(default._max_workers, min(32, os.cpu_count() + 4), REVISIT)
+        self.assertEqual(
+            default._max_workers, min(32, os.process_cpu_count() + 4), REVISIT
+        )
         default.shutdown()
 
 
