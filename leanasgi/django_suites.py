@@ -36,7 +36,7 @@ GROUPS = {
         "messages_tests",
         "middleware_exceptions",
         "auth_tests.test_middleware",
-        "auth_tests.test_login_required",
+        "deprecation.test_middleware_mixin",
         "i18n.patterns",
         "i18n.tests",
         "test_client",

@@ -116,6 +116,24 @@ class Timing(MiddlewareMixin):
         request.started = 0
 
 
+class Viewing(MiddlewareMixin):
+    """A process_view made async in async mode, as the twins do."""
+
+    def __init__(self, get_response):
+        super().__init__(get_response)
+        if self.async_mode:
+            self.process_view = self.aprocess_view
+
+    def process_view(self, request, view, args, kwargs):
+        pass
+
+    async def aprocess_view(self, request, view, args, kwargs):
+        pass
+
+    async def __acall__(self, request):
+        return await self.get_response(request)
+
+
 def on_start(**kwargs):
     """An adopter's sync request_started receiver."""
 
@@ -166,6 +184,13 @@ class ThreadCostCheckTests(SimpleTestCase):
         self.assertEqual(warning.obj, f"{__name__}.Timing")
         self.assertIn("process_request", warning.msg)
         self.assertIn("async-capable", warning.hint)
+
+    def test_an_async_process_view_swapped_in_costs_nothing(self):
+        """A class that puts an async aprocess_view in place of its sync
+        process_view, with an async __acall__: no warning."""
+        self.assertEqual(
+            costs(MIDDLEWARE=[*settings.MIDDLEWARE, f"{__name__}.Viewing"]), {}
+        )
 
     def test_libraries_middleware(self):
         """WhiteNoise's middleware is sync-only: a Warning. django-cors-headers'

@@ -1,16 +1,21 @@
 """`pip install ./leanasgi` into a fresh virtualenv, beside a project that
-`django-admin startproject` made, changed only as README.md says."""
+`django-admin startproject` made, changed only as README.md says, with three
+more of Django's middleware as their twins: 500 waiting requests add at most
+20 threads, and a project's own MiddlewareMixin class gets a check warning."""
 
+import asyncio
 import os
 import re
 import subprocess
+import threading
+import time
 import venv
 
 import django
 import httpx2
 import pytest
 
-from .server import PACKAGE_DIR, free_port, wait_until_ready
+from .server import PACKAGE_DIR, _get_all, free_port, threads, wait_until_ready
 
 ASYNC_VIEW = """
 import asyncio
@@ -27,6 +32,39 @@ async def hello(request):
 urlpatterns.append(path("hello", hello))
 """
 
+WAITING_VIEW = """
+
+async def wait(request):
+    await asyncio.sleep(2)
+    return JsonResponse({"waited": True})
+
+
+urlpatterns.append(path("wait", wait))
+"""
+
+# Three more of Django's middleware, as their twins, and a project's own
+# MiddlewareMixin class when WITH_TIMING is set.
+MORE_MIDDLEWARE = """
+import os
+
+MIDDLEWARE += [
+    "leanasgi.middleware.LocaleMiddleware",
+    "leanasgi.middleware.GZipMiddleware",
+    "leanasgi.middleware.ConditionalGetMiddleware",
+]
+if os.environ.get("WITH_TIMING"):
+    MIDDLEWARE.append("mysite.timing.Timing")
+"""
+
+TIMING = """
+from django.utils.deprecation import MiddlewareMixin
+
+
+class Timing(MiddlewareMixin):
+    def process_request(self, request):
+        request.timing = True
+"""
+
 ASGI = """
 import os
 
@@ -38,7 +76,7 @@ application = leanasgi.get_asgi_application()
 
 
 def adopt(settings):
-    """The two changes README.md's "Adopt it" asks of settings.py."""
+    """The two changes README.md's "Install" asks of settings.py."""
     settings = settings.replace(
         "    'django.contrib.staticfiles',\n",
         "    'django.contrib.staticfiles',\n    'leanasgi',\n",
@@ -80,10 +118,12 @@ def test_a_fresh_startproject_serves_an_async_view_through_the_package(tmp_path)
         check=True,
     )  # fmt: skip
     project = tmp_path / "site" / "mysite"
-    (project / "settings.py").write_text(adopt((project / "settings.py").read_text()))
+    settings = adopt((project / "settings.py").read_text())
+    (project / "settings.py").write_text(settings + MORE_MIDDLEWARE)
+    (project / "timing.py").write_text(TIMING)
     (project / "asgi.py").write_text(ASGI)
     with (project / "urls.py").open("a") as urls:
-        urls.write(ASYNC_VIEW)
+        urls.write(ASYNC_VIEW + WAITING_VIEW)
     assert (
         "leanasgi.middleware.SessionMiddleware" in (project / "settings.py").read_text()
     )
@@ -92,6 +132,13 @@ def test_a_fresh_startproject_serves_an_async_view_through_the_package(tmp_path)
         capture_output=True, text=True,
     )  # fmt: skip
     assert check.returncode == 0, check.stderr
+    assert "leanasgi.W001" not in check.stdout + check.stderr
+    warned = subprocess.run(
+        [python, "manage.py", "check"], cwd=tmp_path / "site",
+        env={**env, "WITH_TIMING": "1"}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert "leanasgi.W001" in warned.stderr, warned.stdout + warned.stderr
+    assert "'mysite.timing.Timing'" in warned.stderr
 
     port = free_port()
     server = subprocess.Popen(
@@ -105,8 +152,33 @@ def test_a_fresh_startproject_serves_an_async_view_through_the_package(tmp_path)
     try:
         wait_until_ready(server, f"http://127.0.0.1:{port}", 20, path="/hello")
         answer = httpx2.get(f"http://127.0.0.1:{port}/hello", timeout=5).json()
+        before, peak = waiting_threads(server, f"http://127.0.0.1:{port}/wait", 500)
     finally:
         server.terminate()
         server.wait(timeout=10)
     assert answer["hello"] == "world"
     assert answer["thread"] == "MainThread"  # an async view, on the loop's thread
+    # Ten middleware, three past Django's defaults: 500 waits, no thread each.
+    assert peak - before <= 20, (before, peak)
+
+
+def waiting_threads(process, url, count):
+    """The process's threads before, and at the peak while `count` GETs of
+    `url` wait together."""
+    before, peak, done = threads(process), 0, threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, threads(process))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        answers = asyncio.run(_get_all(url, count))
+    finally:
+        done.set()
+        sampler.join()
+    assert [a.status_code for a in answers] == [200] * count
+    return before, peak

@@ -137,7 +137,10 @@ def thread_cost(middleware):
             h for h in ("process_request", "process_response") if hasattr(middleware, h)
         ]
     view_hook = getattr(middleware, "process_view", None)
-    if view_hook is not None and not inspect.iscoroutinefunction(view_hook):
+    # A class with an async aprocess_view puts it in place of process_view
+    # in async mode (the twins here do, and Django's docs' pattern allows).
+    swapped = inspect.iscoroutinefunction(getattr(middleware, "aprocess_view", None))
+    if view_hook and not inspect.iscoroutinefunction(view_hook) and not swapped:
         hooks.append("process_view")
     if hooks:
         return f"Django sends its {' and '.join(hooks)} through a thread"

@@ -1,0 +1,39 @@
+"""The README stands alone on the package index: adoption first, internals
+after, no link that leaves the package, and every setting documented."""
+
+import re
+
+from django.test import SimpleTestCase
+
+from .server import PACKAGE_DIR
+
+README = (PACKAGE_DIR / "README.md").read_text()
+
+
+class ReadmeTests(SimpleTestCase):
+    def test_adoption_comes_before_the_internals(self):
+        """Install and Settings are the first sections; How it works and
+        What it relies on come after what an adopter needs."""
+        sections = re.findall(r"^## (.+)$", README, re.M)
+        self.assertEqual(sections[:2], ["Install", "Settings"])
+        for later in ("How it works", "What it relies on"):
+            self.assertGreater(
+                sections.index(later), sections.index("What costs a thread")
+            )
+
+    def test_no_link_leaves_the_package(self):
+        """Every link is absolute, or to a file inside the package."""
+        for target in re.findall(r"\]\(([^)\s]+)\)", README):
+            with self.subTest(target):
+                if "://" in target or target.startswith("#"):
+                    continue
+                self.assertFalse(target.startswith(("../", "/")), target)
+                self.assertTrue((PACKAGE_DIR / target.split("#")[0]).exists(), target)
+
+    def test_every_setting_is_documented(self):
+        """The settings the code reads are the Settings table's, and no more."""
+        code = "".join(p.read_text() for p in (PACKAGE_DIR / "src").rglob("*.py"))
+        read = set(re.findall(r'"(LEANASGI_\w+)"', code))
+        section = README.split("## Settings")[1].split("\n## ")[0]
+        documented = set(re.findall(r"^\| `(LEANASGI_\w+)` \|", section, re.M))
+        self.assertEqual(read, documented)
