@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.test import AsyncClient, SimpleTestCase, TestCase, override_settings
 from django.utils.module_loading import import_string
+from leanasgi.checks import thread_costs
 
 
 async def middleware_hops(client, url):
@@ -50,6 +51,20 @@ class ThreadHopTests(SimpleTestCase):
         hops = await middleware_hops(AsyncClient(), self.url)
         # Seven process_request/process_response pairs and CSRF's process_view.
         self.assertGreaterEqual(len(hops), 13)
+
+
+class ThreadCostCheckTests(SimpleTestCase):
+    def test_the_sites_middleware_passes_leanasgis_check(self):
+        """manage.py check finds no middleware of this site, and no
+        request_started receiver, that costs every request a thread."""
+        self.assertEqual(thread_costs(None), [])
+
+    @override_settings(MIDDLEWARE=settings.STOCK_MIDDLEWARE)
+    def test_django_as_shipped_is_warned_about(self):
+        """The control: with Django's own classes every one that hops is named."""
+        self.assertGreaterEqual(
+            len([w for w in thread_costs(None) if w.id == "leanasgi.W001"]), 6
+        )
 
 
 class SecurityHeaderTests(SimpleTestCase):
