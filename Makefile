@@ -15,7 +15,7 @@ FIND_PYTHON := for p in python3 python3.13 python3.12 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v "$$p"; break; fi; done
 
-.PHONY: help check setup run test leanasgi versions lint format uvicorn daphne gunicorn granian hypercorn gunicorn-asgi serve bench storm figures screenshot cluster soak faults idle clean
+.PHONY: help check setup run test leanasgi versions third-party lint format uvicorn daphne gunicorn granian hypercorn gunicorn-asgi serve bench storm figures screenshot cluster soak faults idle clean
 
 # `make help`: every target, by group; tests/test_front_door.py keeps it whole.
 help:
@@ -28,6 +28,7 @@ help:
 	@echo "  test           everything: real servers, a browser, the cluster, leanasgi"
 	@echo "  leanasgi       leanasgi's own tests, then Django's suites against it"
 	@echo "  versions       leanasgi on Django 5.2, 6.0 and 6.1 (nox)"
+	@echo "  third-party    django-debug-toolbar's and django-allauth's suites, stock and with leanasgi"
 	@echo "  lint           ruff format --check and ruff check"
 	@echo "  format         ruff format and ruff check --fix"
 	@echo "Serve, one process:"
@@ -97,6 +98,11 @@ leanasgi: setup
 # the counts go to docs/figures/django-suites.txt.
 versions: setup
 	cd leanasgi && bash -o pipefail -c '../$(VENV)/bin/nox 2>&1 | grep -v "^WARNING: Location" | tee ../docs/figures/django-suites.txt'
+
+# Two real projects' own suites, stock and with leanasgi swapped in; the
+# counts go to docs/figures/third-party-suites.txt.
+third-party: setup
+	cd leanasgi && bash -o pipefail -c '../$(PY) third_party_suites.py | tee ../docs/figures/third-party-suites.txt'
 
 lint: setup
 	$(VENV)/bin/ruff format --check .

@@ -90,8 +90,9 @@ def on_stop[F: Callable[[], Any]](callback: F) -> F:
     """Register a sync callable to run on each serving loop when the server is
     told to stop, before it waits for open connections. Usable as a decorator.
 
-    Seen where the server handles SIGTERM and SIGINT with Python handlers and
-    speaks lifespan (uvicorn, gunicorn's UvicornWorker): see README.md.
+    Seen where the server handles SIGTERM and SIGINT in the process that runs
+    the application and speaks lifespan: uvicorn, gunicorn's workers, Granian,
+    `hypercorn --workers 0` (README.md).
     """
     _on_stop.append(callback)
     return callback
