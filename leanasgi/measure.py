@@ -2,15 +2,12 @@
 process while 500 requests wait 2 s each, with the seven lean classes and
 one more. Run from this folder: `python measure.py` (about a minute)."""
 
-import asyncio
 import datetime
 import platform
 import sys
-import threading
-import time
 from importlib.metadata import version
 
-from tests.server import _get_all, threads, uvicorn
+from tests.server import peak_threads, uvicorn
 
 EXTRA = [
     ("none", ""),
@@ -27,27 +24,11 @@ EXTRA = [
 WAITING = 500
 
 
-def peak_threads(extra):
+def threads_while_waiting(extra):
     """Threads before, and at the peak while WAITING requests wait 2 s."""
-    with uvicorn(
-        {"LEANASGI_EXTRA_MIDDLEWARE": extra, "LEANASGI_MAX_THREADS": "1000"}
-    ) as (url, process):
-        before, peak, done = threads(process), 0, threading.Event()
-
-        def sample():
-            nonlocal peak
-            while not done.is_set():
-                peak = max(peak, threads(process))
-                time.sleep(0.05)
-
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        try:
-            asyncio.run(_get_all(f"{url}/wait?delay=2", WAITING))
-        finally:
-            done.set()
-            sampler.join()
-    return before, peak
+    env = {"LEANASGI_EXTRA_MIDDLEWARE": extra, "LEANASGI_MAX_THREADS": "1000"}
+    with uvicorn(env) as (url, process):
+        return peak_threads(process, f"{url}/wait?delay=2", WAITING)
 
 
 def main():
@@ -60,7 +41,7 @@ def main():
     print("| one more middleware | threads before | at the peak | added |")
     print("| --- | --- | --- | --- |")
     for name, extra in EXTRA:
-        before, peak = peak_threads(extra)
+        before, peak = threads_while_waiting(extra)
         print(f"| {name} | {before} | {peak} | {peak - before} |", flush=True)
 
 

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -83,3 +84,25 @@ def get_all(url, count=1):
         else a.json()
         for a in answers
     ]
+
+
+def peak_threads(process, url, count):
+    """The process's threads before, and at the peak while `count` GETs of
+    `url` wait together; each is answered 200."""
+    before, peak, done = threads(process), 0, threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, threads(process))
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        answers = asyncio.run(_get_all(url, count))
+    finally:
+        done.set()
+        sampler.join()
+    assert [a.status_code for a in answers] == [200] * count, answers[0].text
+    return before, peak

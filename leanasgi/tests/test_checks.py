@@ -6,10 +6,12 @@ from django.conf import settings
 from django.core import checks
 from django.core.checks.registry import registry
 from django.core.signals import request_started
+from django.middleware import locale
 from django.test import SimpleTestCase, override_settings
 from django.utils.deprecation import MiddlewareMixin
 
 from leanasgi import checks as lean_checks
+from leanasgi import middleware
 
 DEPLOY = dict(
     DEBUG=False,
@@ -116,6 +118,17 @@ class Timing(MiddlewareMixin):
         request.started = 0
 
 
+class Locale(middleware.LocaleMiddleware):
+    """A project's subclass of a twin, with a sync process_view of its own."""
+
+    def process_view(self, request, view, args, kwargs):
+        pass
+
+
+class DjangoLocale(locale.LocaleMiddleware):
+    """A project's subclass of Django's own class."""
+
+
 class Viewing(MiddlewareMixin):
     """A process_view made async in async mode, as the twins do."""
 
@@ -184,6 +197,20 @@ class ThreadCostCheckTests(SimpleTestCase):
         self.assertEqual(warning.obj, f"{__name__}.Timing")
         self.assertIn("process_request", warning.msg)
         self.assertIn("async-capable", warning.hint)
+
+    def test_a_twins_subclass_with_a_sync_process_view_is_named(self):
+        """A twin's own hooks stay on the loop; a sync process_view a
+        subclass adds does not, and is named."""
+        found = costs(MIDDLEWARE=[*settings.MIDDLEWARE, f"{__name__}.Locale"])
+        [warning] = found.values()
+        self.assertIn("process_view", warning.msg)
+
+    def test_a_subclass_of_djangos_class_is_told_to_subclass_the_twin(self):
+        """A project's subclass of Django's LocaleMiddleware: the hint says to
+        subclass leanasgi's twin, not to replace the class with it."""
+        found = costs(MIDDLEWARE=[*settings.MIDDLEWARE, f"{__name__}.DjangoLocale"])
+        [warning] = found.values()
+        self.assertIn("Subclass 'leanasgi.middleware.LocaleMiddleware'", warning.hint)
 
     def test_an_async_process_view_swapped_in_costs_nothing(self):
         """A class that puts an async aprocess_view in place of its sync

@@ -2,6 +2,8 @@
 with DEBUG), the handler names the first call a request borrowed its thread
 for, in a Leanasgi-Thread header and a log line. Against real uvicorn."""
 
+import time
+
 import httpx2
 import pytest
 
@@ -28,6 +30,34 @@ def test_a_sync_view_is_named(server):
     url, _ = server
     response = httpx2.get(f"{url}/thread-state")
     assert response.headers["Leanasgi-Thread"] == "tests.views.thread_state"
+
+
+def test_a_class_based_view_is_named_by_its_class(server):
+    """A sync class-based view: its class, not as_view's inner function."""
+    url, _ = server
+    response = httpx2.get(f"{url}/report")
+    assert response.headers["Leanasgi-Thread"] == "tests.views.Report"
+
+
+def test_a_tasks_late_call_is_logged(server):
+    """A call a request's task makes after the response: a log line naming
+    the request, as a task's, and the call."""
+    url, process = server
+    assert httpx2.get(f"{url}/late-task?key=logged&delay=0.1").status_code == 200
+    time.sleep(0.6)
+    assert (
+        "GET /late-task (a task, after the response) borrowed a thread for"
+        " tests.views.query" in process.log()
+    )
+
+
+def test_a_sync_only_middleware_is_named():
+    """A sync-only middleware, which Django runs (and the request) in a
+    thread: the middleware's class."""
+    env = {"LEANASGI_EXTRA_MIDDLEWARE": "tests.middleware_probe.SyncOnly"}
+    with uvicorn(env) as (url, _):
+        response = httpx2.get(f"{url}/borrows-for-nothing")
+    assert response.headers["Leanasgi-Thread"] == "tests.middleware_probe.SyncOnly"
 
 
 def test_a_request_that_borrowed_nothing_says_nothing(server):

@@ -3,19 +3,16 @@
 more of Django's middleware as their twins: 500 waiting requests add at most
 20 threads, and a project's own MiddlewareMixin class gets a check warning."""
 
-import asyncio
 import os
 import re
 import subprocess
-import threading
-import time
 import venv
 
 import django
 import httpx2
 import pytest
 
-from .server import PACKAGE_DIR, _get_all, free_port, threads, wait_until_ready
+from .server import PACKAGE_DIR, free_port, peak_threads, wait_until_ready
 
 ASYNC_VIEW = """
 import asyncio
@@ -152,7 +149,7 @@ def test_a_fresh_startproject_serves_an_async_view_through_the_package(tmp_path)
     try:
         wait_until_ready(server, f"http://127.0.0.1:{port}", 20, path="/hello")
         answer = httpx2.get(f"http://127.0.0.1:{port}/hello", timeout=5).json()
-        before, peak = waiting_threads(server, f"http://127.0.0.1:{port}/wait", 500)
+        before, peak = peak_threads(server, f"http://127.0.0.1:{port}/wait", 500)
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -160,25 +157,3 @@ def test_a_fresh_startproject_serves_an_async_view_through_the_package(tmp_path)
     assert answer["thread"] == "MainThread"  # an async view, on the loop's thread
     # Ten middleware, three past Django's defaults: 500 waits, no thread each.
     assert peak - before <= 20, (before, peak)
-
-
-def waiting_threads(process, url, count):
-    """The process's threads before, and at the peak while `count` GETs of
-    `url` wait together."""
-    before, peak, done = threads(process), 0, threading.Event()
-
-    def sample():
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, threads(process))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    try:
-        answers = asyncio.run(_get_all(url, count))
-    finally:
-        done.set()
-        sampler.join()
-    assert [a.status_code for a in answers] == [200] * count
-    return before, peak

@@ -5,7 +5,7 @@ ends (a request cancelled twice over leaves such a call behind)."""
 import asyncio
 import threading
 
-from leanasgi.threads import IdleThreads
+from leanasgi.pool import IdleThreads
 
 
 def test_a_stuck_thread_counts_against_the_cap_until_its_call_ends():

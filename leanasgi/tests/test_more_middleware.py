@@ -117,11 +117,35 @@ class MoreMiddlewareTests(TestCase):
         self.assertEqual(await hops("/public", 200, headers), [])
         self.assertEqual(await hops("/private", 302, headers), ["process_view"])
 
-    async def test_only_a_404_hops_to_mail_about_it(self):
-        """BrokenLinkEmails: a 404 hops (it may send mail), a 200 does not."""
+    async def test_only_a_404_that_django_would_mail_about_hops(self):
+        """BrokenLinkEmails: with DEBUG off a 404 linked from this site hops
+        (it may send mail); with DEBUG on, or an ignorable URL, it does not,
+        nor does a 200."""
+        headers = {"accept-language": "en", "referer": "http://testserver/public"}
+        await hops("/public", 200, headers)
+        with self.settings(DEBUG=True):
+            self.assertEqual(await hops("/missing", 404, headers), [])
+        with self.settings(DEBUG=False, IGNORABLE_404_URLS=[re.compile(r"^/ignored")]):
+            self.assertEqual(await hops("/missing", 404, headers), ["process_response"])
+            self.assertEqual(await hops("/ignored", 404, headers), [])
+            self.assertEqual(await hops("/public", 200, headers), [])
+
+    async def test_a_large_page_nobody_compresses_makes_no_hop(self):
+        """A 448 KB page for a client that takes no gzip: GZip leaves it
+        alone, so only ConditionalGet's hash hops."""
         headers = {"accept-language": "en"}
         await hops("/public", 200, headers)
-        self.assertEqual(await hops("/missing", 404, headers), ["process_response"])
+        self.assertEqual(
+            await hops("/public?n=64000", 200, headers), ["process_response"]
+        )
+
+    @override_settings(SESSION_SAVE_EVERY_REQUEST=True)
+    async def test_saving_every_session_hops_only_to_save(self):
+        """SESSION_SAVE_EVERY_REQUEST: the save hops, after the view; the
+        request waits on the loop before it."""
+        headers = {"accept-language": "en"}
+        await hops("/public", 200, headers)
+        self.assertEqual(await hops("/public", 200, headers), ["process_response"])
 
     @override_settings(MIDDLEWARE=STOCK)
     async def test_djangos_classes_hop_for_every_hook(self):

@@ -37,3 +37,7 @@ class ReadmeTests(SimpleTestCase):
         section = README.split("## Settings")[1].split("\n## ")[0]
         documented = set(re.findall(r"^\| `(LEANASGI_\w+)` \|", section, re.M))
         self.assertEqual(read, documented)
+
+    def test_no_placeholder_is_left(self):
+        """No WORD_IN_CAPITALS stands where a table or a sentence should."""
+        self.assertEqual(re.findall(r"\b[A-Z]+_(?:TABLE|SENTENCE)\b", README), [])

@@ -20,4 +20,5 @@ urlpatterns = [
     path("borrows-for", views.borrows_for),
     path("borrows-for-nothing", views.borrows_for_nothing),
     path("session-write", views.session_write),
+    path("report", views.Report.as_view()),
 ]

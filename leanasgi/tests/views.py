@@ -10,6 +10,7 @@ from asgiref.sync import sync_to_async
 from django.core.signals import request_finished, request_started
 from django.db import connection
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.views import View
 
 signal_counts = {"started": 0, "finished": 0}
 closed_by = {}  # a FileResponse's id -> the thread that closed its file
@@ -204,3 +205,10 @@ async def session_write(request):
 
 def sync_receiver(**kwargs):
     """A sync request_started receiver (tests/asgi.py connects it on demand)."""
+
+
+class Report(View):
+    """A class-based sync view."""
+
+    def get(self, request):
+        return JsonResponse({"thread": threading.current_thread().name})

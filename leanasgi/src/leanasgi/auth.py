@@ -4,7 +4,7 @@ it needs the auth and contenttypes apps installed."""
 
 from django.contrib.auth import middleware as auth
 
-from .middleware import OnTheLoop, hop
+from .hooks import OnTheLoop, hop
 
 
 class AuthenticationMiddleware(OnTheLoop, auth.AuthenticationMiddleware):

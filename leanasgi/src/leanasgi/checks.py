@@ -126,19 +126,21 @@ def thread_cost(middleware):
 
     from .middleware import OnTheLoop
 
-    if isinstance(middleware, type) and issubclass(middleware, OnTheLoop):
-        return None  # where it still hops, thread_hops says so
     if not getattr(middleware, "async_capable", False):
         return "it is sync-only, so Django runs it, and every request, in a thread"
     hooks = []
     mixin = isinstance(middleware, type) and issubclass(middleware, MiddlewareMixin)
-    if mixin and middleware.__acall__ is MiddlewareMixin.__acall__:
+    # A twin's own hooks stay on the loop where they can (thread_hops says
+    # where they cannot); an own __acall__ is trusted as written.
+    lean = isinstance(middleware, type) and issubclass(middleware, OnTheLoop)
+    if mixin and not lean and middleware.__acall__ is MiddlewareMixin.__acall__:
         hooks = [
             h for h in ("process_request", "process_response") if hasattr(middleware, h)
         ]
     view_hook = getattr(middleware, "process_view", None)
-    # A class with an async aprocess_view puts it in place of process_view
-    # in async mode (the twins here do, and Django's docs' pattern allows).
+    # A class with an async aprocess_view is taken to put it in place of
+    # process_view in async mode, as the twins here do: a convention of
+    # this package's, which the check cannot see from the class.
     swapped = inspect.iscoroutinefunction(getattr(middleware, "aprocess_view", None))
     if view_hook and not inspect.iscoroutinefunction(view_hook) and not swapped:
         hooks.append("process_view")
@@ -165,13 +167,19 @@ def thread_costs(app_configs, **kwargs):
             continue
         parent = django_path(path)
         lean = f"leanasgi.middleware.{parent.rpartition('.')[2]}"
-        hint = (
-            f"Use {lean!r}, whose hooks stay on the loop."
-            if parent.startswith(DJANGO_MIDDLEWARE) and has_lean(lean)
-            else "Make it async-capable with an async path of its own (Django's"
-            " docs: 'Asynchronous support' in Middleware), or move its work"
-            " into the views that need it."
-        )
+        if parent.startswith(DJANGO_MIDDLEWARE) and has_lean(lean):
+            hint = (
+                f"Use {lean!r}, whose hooks stay on the loop."
+                if parent == path
+                else f"Subclass {lean!r} in its place: its hooks stay on the loop."
+            )
+        else:
+            hint = (
+                "Make it async-capable with an async path of its own (Django's"
+                " docs: 'Asynchronous support' in Middleware), serve what it does"
+                " outside Django (get_asgi_application(wrap=...)), or move its work"
+                " into the views that need it."
+            )
         found.append(
             checks.Warning(
                 f"{path!r} makes every request hold a thread to its end: {cost}.",

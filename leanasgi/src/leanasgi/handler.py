@@ -17,7 +17,8 @@ from django.core import signals
 from django.core.handlers.asgi import ASGIHandler
 from django.db import close_old_connections, reset_queries
 
-from .threads import IdleThreads, RequestExecutor, ThreadsBusy, busy_response
+from .pool import IdleThreads
+from .threads import RequestExecutor, ThreadsBusy, busy_response
 
 logger = logging.getLogger(__name__)
 _current = contextvars.ContextVar("leanasgi_request_executor")

@@ -14,7 +14,6 @@ The two auth classes load only when named (see ``__getattr__``), so that a
 project without ``django.contrib.auth`` can list the others.
 """
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.conf.urls.i18n import is_language_prefix_patterns_used
 from django.contrib.messages import middleware as messages
@@ -22,7 +21,7 @@ from django.contrib.sessions import middleware as sessions
 from django.middleware import clickjacking, common, csrf, gzip, http, locale, security
 from django.utils import translation
 
-from .handler import ThreadsBusy, busy_response
+from .hooks import OnTheLoop, hop
 
 try:
     from django.middleware import csp
@@ -47,38 +46,6 @@ LOOP_SAFE_MESSAGE_STORAGES = {
 }
 
 
-async def hop(hook, request, *args):
-    """`hook` on the request's thread; past the cap's wait, the 503 the view
-    would get (Django would turn a middleware's ThreadsBusy into a 500)."""
-    try:
-        return await sync_to_async(hook, thread_sensitive=True)(request, *args)
-    except ThreadsBusy as error:
-        return busy_response(error)
-
-
-class OnTheLoop:
-    """Mixin for a ``MiddlewareMixin`` subclass: run its hooks without a hop
-    unless ``needs_thread(request[, response])`` says the hook about to run
-    might block."""
-
-    def needs_thread(self, request, response=None):
-        return False
-
-    async def run_hook(self, hook, request, *args):
-        if self.needs_thread(request, *args):
-            return await hop(hook, request, *args)
-        return hook(request, *args)
-
-    async def __acall__(self, request):
-        response = None
-        if hasattr(self, "process_request"):
-            response = await self.run_hook(self.process_request, request)
-        response = response or await self.get_response(request)
-        if hasattr(self, "process_response"):
-            response = await self.run_hook(self.process_response, request, response)
-        return response
-
-
 def large(response):
     return not response.streaming and len(response.content) > LARGE_BODY
 
@@ -95,7 +62,11 @@ class BrokenLinkEmailsMiddleware(OnTheLoop, common.BrokenLinkEmailsMiddleware):
     """Mails the managers about a 404: only a 404 response hops."""
 
     def needs_thread(self, request, response=None):
-        return response is not None and response.status_code == 404
+        # Django's own conditions for mailing, all of them cheap to test.
+        if response is None or response.status_code != 404 or settings.DEBUG:
+            return False
+        path, referer = request.get_full_path(), request.META.get("HTTP_REFERER", "")
+        return not self.is_ignorable_request(request, path, request.get_host(), referer)
 
 
 class XFrameOptionsMiddleware(OnTheLoop, clickjacking.XFrameOptionsMiddleware):
@@ -106,15 +77,30 @@ class ConditionalGetMiddleware(OnTheLoop, http.ConditionalGetMiddleware):
     """An ETag and a 304: headers, and a hash of the body (a large one hops)."""
 
     def needs_thread(self, request, response=None):
-        return response is not None and large(response)
+        # Django hashes a GET's body only when it has no ETag and may be stored.
+        return (
+            response is not None
+            and request.method == "GET"
+            and large(response)
+            and self.needs_etag(response)
+            and not response.has_header("ETag")
+        )
 
 
 class GZipMiddleware(OnTheLoop, gzip.GZipMiddleware):
-    """Compression is CPU, not I/O: a large body hops, a stream is compressed
-    as it is sent, the rest on the loop."""
+    """Compression is CPU, not I/O: a large body Django will compress hops;
+    the rest, and an async stream chunk by chunk as it is sent, on the loop."""
 
     def needs_thread(self, request, response=None):
-        return response is not None and large(response)
+        return (
+            response is not None
+            and large(response)
+            and not response.has_header("Content-Encoding")
+            and gzip.re_accepts_gzip.search(
+                request.META.get("HTTP_ACCEPT_ENCODING", "")
+            )
+            is not None
+        )
 
 
 class LocaleMiddleware(OnTheLoop, locale.LocaleMiddleware):
@@ -144,7 +130,9 @@ class LocaleMiddleware(OnTheLoop, locale.LocaleMiddleware):
 
     async def run_hook(self, hook, request, *args):
         answer = await super().run_hook(hook, request, *args)
-        if not args:  # process_request has activated one of the two
+        if not args and answer is None:
+            # process_request ran (a hop past the cap's wait answers a 503
+            # instead) and activated one of the two.
             self.loaded.update({self.wanted(request), settings.LANGUAGE_CODE})
         return answer
 
@@ -167,6 +155,8 @@ class SessionMiddleware(OnTheLoop, sessions.SessionMiddleware):
     def needs_thread(self, request, response=None):
         if not self.loop_safe:
             return True
+        if response is None:
+            return False  # process_request builds the store: no I/O
         # Django's process_response saves only a modified session, or every
         # one with SESSION_SAVE_EVERY_REQUEST; one with no `modified` it skips.
         session = getattr(request, "session", None)
@@ -214,6 +204,10 @@ class CsrfViewMiddleware(OnTheLoop, csrf.CsrfViewMiddleware):
 
 
 AUTH = {"AuthenticationMiddleware", "LoginRequiredMiddleware"}
+
+
+def __dir__():
+    return sorted([*globals(), *AUTH])
 
 
 def __getattr__(name):

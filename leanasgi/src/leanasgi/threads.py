@@ -1,6 +1,7 @@
 """Request threads: each request borrows one at its first sync call, and
-keeps it to its end; at most `cap` are lent at once, and past that a request
-waits in line for one, at most `wait` seconds, then fails with ThreadsBusy.
+keeps it to its end; at most `cap` are lent at once (pool.py), and past that
+a request waits in line for one, at most `wait` seconds, then fails with
+ThreadsBusy.
 
 - all of a request's sync work, in the view, in the body and in the close,
   runs on its own borrowed thread, which no other request in flight uses;
@@ -17,42 +18,13 @@ import asyncio
 import contextlib
 import functools
 import inspect
-import itertools
 import logging
-import threading
 import time
-from collections import deque
-from concurrent.futures import CancelledError, Executor, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Executor, Future
 
-from django.db import close_old_connections, reset_queries
 from django.http import JsonResponse
 
 logger = logging.getLogger("leanasgi.threads")
-_names = itertools.count(1)
-
-
-class OneThread(ThreadPoolExecutor):
-    """A single-thread executor that knows whether it is still busy."""
-
-    def __init__(self):
-        super().__init__(max_workers=1, thread_name_prefix=f"request-{next(_names)}")
-        self._lock = threading.Lock()
-        self._unfinished = 0
-
-    def submit(self, fn, /, *args, **kwargs):
-        with self._lock:
-            self._unfinished += 1
-        future = super().submit(fn, *args, **kwargs)
-        future.add_done_callback(self._finished)
-        return future
-
-    def _finished(self, _future):
-        with self._lock:
-            self._unfinished -= 1
-
-    @property
-    def busy(self):
-        return self._unfinished > 0
 
 
 class ThreadsBusy(RuntimeError):
@@ -67,81 +39,6 @@ def busy_response(error):
         status=503,
         headers={"Retry-After": "1"},
     )
-
-
-class IdleThreads:
-    """At most `keep` idle executors, each lent to one request at a time, and
-    at most `cap` lent at once (None: no cap, as in Django). A request that
-    needs one past the cap waits in line, at most `wait` seconds."""
-
-    def __init__(self, keep, cap=None, wait=30.0):
-        self.keep = keep
-        self.cap = cap
-        self.wait = wait
-        self.lent = 0
-        # Retired while still running a call their request abandoned: they
-        # count against the cap until that call ends.
-        self.stuck = 0
-        self._idle = deque()
-        self._line = deque()  # RequestExecutors waiting for a thread, in order
-        self.waited = 0  # requests that have had to wait, since start
-        self.longest_wait = 0.0  # seconds, the longest wait since start
-        self.timed_out = 0  # requests whose wait ran out
-
-    @property
-    def idle(self):
-        return len(self._idle)
-
-    @property
-    def waiting(self):
-        return len(self._line)
-
-    def lend(self):
-        """An executor, or None when the cap is reached (then wait_in_line)."""
-        if self.cap is not None and self.lent + self.stuck >= self.cap:
-            return None
-        self.lent += 1
-        try:
-            return self._idle.pop()
-        except IndexError:
-            return OneThread()
-
-    def wait_in_line(self, request):
-        self.waited += 1
-        self._line.append(request)
-
-    def leave_line(self, request):
-        with contextlib.suppress(ValueError):
-            self._line.remove(request)
-
-    def give_back(self, executor, *, clean):
-        self.lent -= 1
-        stuck = executor.busy  # still running a call its request abandoned
-        if not clean:
-            # One thread runs its queue in order, so this runs before anything
-            # lent later, and before a retired thread ends.
-            executor.submit(clean_up_thread)
-        if stuck:
-            self.stuck += 1
-            loop = asyncio.get_running_loop()
-            # Runs after the abandoned call (one thread, in order), on that
-            # thread: hand the place back on the loop.
-            ended = executor.submit(lambda: None)
-            ended.add_done_callback(lambda _: loop.call_soon_threadsafe(self._unstuck))
-            executor.shutdown(wait=False)
-        elif len(self._idle) >= self.keep:
-            executor.shutdown(wait=False)
-        else:
-            self._idle.append(executor)
-        self._serve_line()
-
-    def _unstuck(self):
-        self.stuck -= 1
-        self._serve_line()
-
-    def _serve_line(self):
-        while self._line and (thread := self.lend()) is not None:
-            self._line.popleft().take(thread)
 
 
 class RequestExecutor(Executor):
@@ -235,10 +132,18 @@ class RequestExecutor(Executor):
     def _after_the_request(self, fn, args, kwargs):
         """A call from a task that outlived its request: a thread borrowed
         for this call alone, within the cap, cleaned and given back after."""
-        call = RequestExecutor(self.threads, self.closer)
+        explain = self.explain and f"{self.explain} (a task, after the response)"
+        call = RequestExecutor(self.threads, self.closer, explain)
         future = call.submit(fn, *args, **kwargs)
         loop = asyncio.get_running_loop()
-        future.add_done_callback(lambda _: loop.call_soon_threadsafe(call.release))
+
+        def release(_):
+            # The loop may have closed meanwhile (the server stopped): then
+            # there is no pool left to give the thread back to.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(call.release)
+
+        future.add_done_callback(release)
         return future
 
     def release(self):
@@ -267,13 +172,6 @@ def _chain(source, target):
     source.add_done_callback(copy)
 
 
-def clean_up_thread():
-    """What Django's request_finished receivers do, for a request that never
-    got that far."""
-    reset_queries()
-    close_old_connections()
-
-
 def describe(fn):
     """The dotted name of what asgiref's SyncToAsync is about to run: `fn` is
     its thread_handler partial, whose last argument is the call, a partial of
@@ -284,6 +182,15 @@ def describe(fn):
         # Signal.asend runs its sync receivers in one closure: name them.
         found = inspect.getclosurevars(target).nonlocals.get("sync_receivers", ())
         return "signal receivers " + ", ".join(dotted(r) for r in found)
+    # Django wraps a sync-only middleware (convert_exception_to_response)
+    # with functools.wraps, and a class-based view's function names its class.
+    target = inspect.unwrap(target)
+    if hasattr(target, "view_class"):
+        return dotted(target.view_class)
+    if hasattr(target, "get_response") and not inspect.isroutine(target):
+        # A middleware run whole in a thread: Django does that to every
+        # middleware above a sync-only one, so name the sync-only one.
+        target = sync_only_in(target) or target
     owner = getattr(target, "__self__", None)
     if (
         owner is not None
@@ -298,3 +205,16 @@ def dotted(thing):
     """A callable's dotted name; an instance's, its class's."""
     named = thing if hasattr(thing, "__qualname__") else type(thing)
     return f"{named.__module__}.{named.__qualname__}"
+
+
+def sync_only_in(middleware):
+    """The first sync-only middleware from `middleware` down its chain of
+    get_response, or None."""
+    for _ in range(100):  # a chain is as long as MIDDLEWARE
+        if not getattr(type(middleware), "async_capable", False):
+            return middleware
+        inner = inspect.unwrap(getattr(middleware, "get_response", None) or (lambda: 0))
+        if not hasattr(inner, "get_response") or inspect.isroutine(inner):
+            return None
+        middleware = inner
+    return None
