@@ -56,10 +56,12 @@ def test_the_index_says_the_demos_are_off(production):
 
 @pytest.mark.parametrize("path", ["/", "/api/say-after?delay=0&word=hi", "/blog/1/"])
 def test_no_diagnostic_headers(production, path):
-    """No Server-Timing and no X-View-* header goes out in production."""
+    """No Server-Timing, no X-View-* and no Leanasgi-Thread header (which
+    names modules) goes out in production."""
     headers = httpx2.get(production + path, timeout=5).headers
     assert not [name for name in headers if name.lower().startswith("x-view")]
     assert "server-timing" not in headers
+    assert "leanasgi-thread" not in headers
 
 
 def test_every_page_has_a_content_security_policy(production):

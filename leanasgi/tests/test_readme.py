@@ -41,3 +41,15 @@ class ReadmeTests(SimpleTestCase):
     def test_no_placeholder_is_left(self):
         """No WORD_IN_CAPITALS stands where a table or a sentence should."""
         self.assertEqual(re.findall(r"\b[A-Z]+_(?:TABLE|SENTENCE)\b", README), [])
+
+    def test_the_version_is_one_and_in_the_changelog(self):
+        """pyproject.toml's version is leanasgi.__version__, and CHANGELOG.md
+        has a section for it."""
+        import tomllib
+
+        import leanasgi
+
+        project = tomllib.loads((PACKAGE_DIR / "pyproject.toml").read_text())["project"]
+        self.assertEqual(project["version"], leanasgi.__version__)
+        changelog = (PACKAGE_DIR / "CHANGELOG.md").read_text()
+        self.assertRegex(changelog, rf"(?m)^## {re.escape(leanasgi.__version__)}\b")
