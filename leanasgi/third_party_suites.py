@@ -191,7 +191,7 @@ def main(argv):
         f"# Django {DJANGO}, Python {sys.version.split()[0]}; `python third_party_suites.py`"
     )
     print(
-        "| suite | run | tests | passed | skipped | result | time | requests through the twins |"
+        "| suite | run | tests | passed | skipped | result | time | calls through the twins |"
     )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     ok = [run(*suite, swapped=swapped) for suite in SUITES for swapped in (False, True)]
