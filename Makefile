@@ -15,7 +15,7 @@ FIND_PYTHON := for p in python3 python3.13 python3.12 \
 	  if "$$p" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then \
 	    command -v "$$p"; break; fi; done
 
-.PHONY: help check setup run test leanasgi versions third-party lint format uvicorn daphne gunicorn granian hypercorn gunicorn-asgi serve bench storm figures screenshot cluster soak faults idle clean
+.PHONY: help check setup run test leanasgi versions third-party lint format uvicorn daphne gunicorn granian hypercorn gunicorn-asgi serve bench storm figures screenshot cluster soak faults idle profile clean
 
 # `make help`: every target, by group; tests/test_front_door.py keeps it whole.
 help:
@@ -46,6 +46,7 @@ help:
 	@echo "  figures        the chapters' other figures (ARGS=\"--only <section>\")"
 	@echo "  storm          100 clients hang up on fan-outs"
 	@echo "  idle           10,000 open event streams on one worker"
+	@echo "  profile        a flame graph of one uvicorn worker under trivial load"
 	@echo "  soak           5 minutes of mixed load through the cluster"
 	@echo "  faults         the cluster's fault tests, with their figures"
 	@echo "  screenshot     the live lab's picture"
@@ -166,6 +167,11 @@ faults: setup
 # 10,000 open event streams on one worker, lean handler and DJANGO_STOCK=1.
 idle: setup
 	$(PY) -m bench.idle
+
+# py-spy samples the worker: docs/figures/profile.svg and profile.txt
+# (DJANGO_STOCK=1 make profile: Django as shipped, profile-stock.*).
+profile: setup
+	$(PY) -m bench.profile
 
 # The live lab's picture in the README, taken by its browser test.
 screenshot: setup

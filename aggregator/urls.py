@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import (
     bounded,
+    compute,
     fail_fast,
     naive,
     pitfalls,
@@ -52,6 +53,12 @@ urlpatterns = [
     path("pitfalls/stream-sync/", pitfalls.stream_sync_lines, name="stream_sync"),
     # ex: /aggregator/pitfalls/stream-async/?lines=4&every=0.5
     path("pitfalls/stream-async/", pitfalls.stream_async_lines, name="stream_async"),
+    # CPU work, three ways. ex: /aggregator/compute/loop/?ms=50
+    path("compute/loop/", compute.compute_on_the_loop, name="compute_loop"),
+    # ex: /aggregator/compute/thread/?ms=50
+    path("compute/thread/", compute.compute_in_a_thread, name="compute_thread"),
+    # ex: /aggregator/compute/sync/?ms=50
+    path("compute/sync/", compute.compute_sync, name="compute_sync"),
     # ex: /aggregator/pitfalls/self-call/?n=10&delay=1
     path("pitfalls/self-call/", pitfalls.self_call, name="pitfall_self_call"),
 ]

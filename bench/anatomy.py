@@ -7,18 +7,23 @@ under cProfile. Each layer's share of the profiled time, from cProfile's
 cumulative times of the functions that bound it, is applied to the unprofiled
 time per request, so the figures add up to what a request really costs. The
 same request through a real uvicorn process, one at a time, gives what the
-server, the socket and the client add. It runs twice, in fresh processes:
-the lean handler and Django as shipped (DJANGO_STOCK=1).
+server, the socket and the client add. It runs in fresh processes: the lean
+handler and Django as shipped (DJANGO_STOCK=1), and with --before REV that
+commit's lean handler too (its site and leanasgi, this measurement), in
+--rounds interleaved rounds; each figure is the median of the rounds.
 """
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import json
 import os
 import pstats
+import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -193,59 +198,137 @@ def through_uvicorn(env, seconds=3):
     return outcome.elapsed / len(outcome.latencies) * 1e6
 
 
-def run_both(count):
-    from harness.servers import BASE_DIR, PRODUCTION_ENV
+@contextlib.contextmanager
+def tree_of(revision):
+    """A worktree of `revision`, with this commit's bench/ in it, so that the
+    same code measures both."""
+    from harness.servers import BASE_DIR
 
-    results = {}
-    for name, stock in (("lean", "0"), ("stock", "1")):
-        env = {**os.environ, **PRODUCTION_ENV, "DJANGO_STOCK": stock}
-        env["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
-        child = subprocess.run(
-            [sys.executable, "-m", "bench.anatomy", "--one", str(count)],
-            cwd=BASE_DIR,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
+    git = ["git", "-C", str(BASE_DIR)]
+    with tempfile.TemporaryDirectory() as folder:
+        tree = Path(folder) / "tree"
+        subprocess.run(
+            [*git, "worktree", "add", "-q", "--detach", tree, revision], check=True
         )
-        results[name] = json.loads(child.stdout.splitlines()[-1])
+        try:
+            subprocess.run(["cp", "-r", BASE_DIR / "bench", tree], check=True)
+            yield tree
+        finally:
+            subprocess.run([*git, "worktree", "remove", "--force", tree], check=False)
+
+
+def in_process(tree, stock, count):
+    from harness.servers import PRODUCTION_ENV
+
+    env = {**os.environ, **PRODUCTION_ENV, "DJANGO_STOCK": stock}
+    env["DJANGO_SETTINGS_MODULE"] = "mysite.settings"
+    env["PYTHONPATH"] = f"{tree / 'leanasgi' / 'src'}:{tree}"
+    child = subprocess.run(
+        [sys.executable, "-m", "bench.anatomy", "--one", str(count)],
+        cwd=tree,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(child.stdout.splitlines()[-1])
+
+
+def median_of(runs):
+    """One result from several: each figure the median of the runs, and the
+    runs' per-request times kept for their range."""
+    walls = [run["wall_us"] for run in runs]
+    layers = [
+        (label, statistics.median(run["layers"][i][1] for run in runs))
+        for i, (label, _) in enumerate(runs[0]["layers"])
+    ]
+    return {
+        **runs[0],
+        "wall_us": statistics.median(walls),
+        "walls": walls,
+        "layers": layers,
+    }
+
+
+def run_all(count, rounds=3, before=None):
+    from harness.servers import BASE_DIR
+
+    configs = [("lean", BASE_DIR, "0"), ("stock", BASE_DIR, "1")]
+    with contextlib.ExitStack() as stack:
+        if before:
+            configs.insert(0, ("before", stack.enter_context(tree_of(before)), "0"))
+        runs = {name: [] for name, *_ in configs}
+        for _ in range(rounds):
+            for name, tree, stock in configs:
+                runs[name].append(in_process(tree, stock, count))
+    results = {name: median_of(each) for name, each in runs.items()}
+    for name, stock in (("lean", "0"), ("stock", "1")):
         results[name]["uvicorn_us"] = through_uvicorn({"DJANGO_STOCK": stock})
     return results
 
 
-def table(results):
-    lean, stock = results["lean"], results["stock"]
-    rows = [("layer", "lean µs", "DJANGO_STOCK=1 µs")]
-    for (label, ours), (_, theirs) in zip(lean["layers"], stock["layers"], strict=True):
-        rows.append((label, f"{ours:.0f}", f"{theirs:.0f}"))
+def table(results, before=None):
+    names = [name for name in ("before", "lean", "stock") if name in results]
+    heads = {
+        "before": f"lean at {before} µs",
+        "lean": "lean µs",
+        "stock": "DJANGO_STOCK=1 µs",
+    }
+    rows = [("layer", *(heads[name] for name in names))]
+    for i, (label, _) in enumerate(results["lean"]["layers"]):
+        rows.append((label, *(f"{results[n]['layers'][i][1]:.0f}" for n in names)))
     rows.append(
         (
             "Django, in process, per request",
-            f"{lean['wall_us']:.0f}",
-            f"{stock['wall_us']:.0f}",
+            *(f"{results[n]['wall_us']:.0f}" for n in names),
         )
     )
     rows.append(
         (
+            "  its range over the rounds",
+            *(
+                f"{min(results[n]['walls']):.0f}-{max(results[n]['walls']):.0f}"
+                for n in names
+            ),
+        )
+    )
+    through = [n for n in names if "uvicorn_us" in results[n]]
+    rows.append(
+        (
             "uvicorn, socket and client (the rest)",
-            f"{lean['uvicorn_us'] - lean['wall_us']:.0f}",
-            f"{stock['uvicorn_us'] - stock['wall_us']:.0f}",
+            *(
+                f"{results[n]['uvicorn_us'] - results[n]['wall_us']:.0f}"
+                if n in through
+                else "-"
+                for n in names
+            ),
         )
     )
     rows.append(
         (
             "through uvicorn, one at a time",
-            f"{lean['uvicorn_us']:.0f}",
-            f"{stock['uvicorn_us']:.0f}",
+            *(
+                f"{results[n]['uvicorn_us']:.0f}" if n in through else "-"
+                for n in names
+            ),
         )
     )
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(names) + 1)]
     lines = []
     for row in rows:
-        lines.append(
-            f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}"
-        )
+        cells = [f"{row[0]:<{widths[0]}}"]
+        cells += [f"{cell:>{widths[i + 1]}}" for i, cell in enumerate(row[1:])]
+        lines.append("  ".join(cells))
+    if before:
+        ratio = results["lean"]["wall_us"] / results["before"]["wall_us"]
+        lines.append(f"lean now / lean at {before}, in process: {ratio:.2f}")
     return "\n".join(lines)
+
+
+def command(args):
+    if args.before:
+        return f"python -m bench.anatomy --before {args.before}"
+    return "make bench ARGS=--anatomy"
 
 
 def main(argv=None):
@@ -254,6 +337,8 @@ def main(argv=None):
     )
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--before", metavar="REV", help="also measure that commit's")
     parser.add_argument("--out", help="default: docs/figures/anatomy.txt")
     args = parser.parse_args(argv)
     if args.one:
@@ -269,16 +354,17 @@ def main(argv=None):
     lines = [
         f"# {now}, Python {platform.python_version()}, Django {version('django')},"
         f" uvicorn {version('uvicorn')}, {os.cpu_count()} CPUs; written by"
-        " `make bench ARGS=--anatomy`",
-        f"GET {PATH}?{QUERY.decode()}, {args.requests} requests in process, uvloop",
+        f" `{command(args)}`",
+        f"GET {PATH}?{QUERY.decode()}, {args.requests} requests in process, uvloop;"
+        f" median of {args.rounds} interleaved rounds",
     ]
-    results = run_both(args.requests)
+    results = run_all(args.requests, args.rounds, args.before)
     for name, result in results.items():
         classes = ", ".join(path.rsplit(".", 1)[1] for path in result["middleware"])
         lines.append(
             f"{name} middleware, {len(result['middleware'])} classes: {classes}"
         )
-    lines.append(table(results))
+    lines.append(table(results, args.before))
     print("\n".join(lines))
     out = args.out or BASE_DIR / "docs" / "figures" / "anatomy.txt"
     Path(out).write_text("\n".join(lines) + "\n")

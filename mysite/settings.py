@@ -239,6 +239,8 @@ LOGGING = {
 # for an unbounded time.
 SAY_AFTER_MAX_DELAY = 30
 SAY_AFTER_MAX_WORD_LENGTH = 200
+# The compute demos work at most this many milliseconds of CPU per request.
+COMPUTE_MAX_MS = 200
 
 # The aggregator's fan-out. Unset, AGGREGATOR_UPSTREAM_URL means this same
 # server's async upstream endpoint, on whatever address it listens.

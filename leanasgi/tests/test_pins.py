@@ -17,8 +17,10 @@ from unittest import mock
 from asgiref.sync import SyncToAsync, ThreadSensitiveContext, sync_to_async
 from django.contrib.sessions.backends.file import SessionStore as FileStore
 from django.core.handlers.base import BaseHandler
+from django.core.signals import request_finished
 from django.db import close_old_connections, reset_queries
 from django.dispatch import Signal
+from django.http import HttpResponse
 from django.test import SimpleTestCase
 from django.utils.module_loading import import_string
 from leanasgi.threads import describe
@@ -203,6 +205,32 @@ async def _anonymous_call(self, *args, **kwargs):
     return await loop.run_in_executor(executor, lambda: self.func(*args, **kwargs))
 
 
+def closing_runs_closers_then_request_finished(response_class=HttpResponse):
+    """HttpResponse.close() calls each of its _resource_closers, then sends
+    request_finished with the handler class as sender: close.py looks at
+    both before closing on the loop."""
+    order = []
+
+    def receiver(sender, **kwargs):
+        order.append(("finished", sender))
+
+    response = response_class()
+    response._resource_closers.append(lambda: order.append(("closer", None)))
+    response._handler_class = Signal  # any class: the sender
+    with mock.patch.object(request_finished, "receivers", []):  # ours alone
+        request_finished.connect(receiver)
+        response.close()
+    assert order == [("closer", None), ("finished", Signal)], order
+
+
+class ClosersElsewhere(HttpResponse):
+    """A changed Django: close() keeps its resources in another list."""
+
+    def close(self):
+        self.closed = True
+        request_finished.send(sender=self._handler_class)
+
+
 def a_language_loads_once(forget=lambda: None):
     """Once a language has been activated in a process, picking and
     activating it again reads no file: why Locale's twin hops only for a
@@ -272,6 +300,13 @@ class PinTests(SimpleTestCase):
         self.assert_pin(
             thread_handler_ends_with_the_call,
             lambda: thread_handler_ends_with_the_call(_anonymous_call),
+        )
+
+    def test_closing_runs_the_closers_then_request_finished(self):
+        """close() runs _resource_closers, then sends request_finished."""
+        self.assert_pin(
+            closing_runs_closers_then_request_finished,
+            lambda: closing_runs_closers_then_request_finished(ClosersElsewhere),
         )
 
     def test_a_languages_catalogs_load_once_per_process(self):

@@ -21,4 +21,6 @@ urlpatterns = [
     path("borrows-for-nothing", views.borrows_for_nothing),
     path("session-write", views.session_write),
     path("report", views.Report.as_view()),
+    path("cache-touch", views.touch_cache),
+    path("upload", views.upload),
 ]

@@ -7,10 +7,12 @@ import threading
 import time
 
 from asgiref.sync import sync_to_async
+from django.core.cache import caches
 from django.core.signals import request_finished, request_started
 from django.db import connection
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 
 signal_counts = {"started": 0, "finished": 0}
 closed_by = {}  # a FileResponse's id -> the thread that closed its file
@@ -212,3 +214,14 @@ class Report(View):
 
     def get(self, request):
         return JsonResponse({"thread": threading.current_thread().name})
+
+
+async def touch_cache(request):
+    caches["default"]  # built in this request's context: no I/O, no thread
+    return HttpResponse("ok")
+
+
+@csrf_exempt
+async def upload(request):
+    # A probe: the multipart body is parsed from memory, on the loop.
+    return JsonResponse({"files": len(request.FILES)})

@@ -23,16 +23,19 @@ class OnTheLoop:
     def needs_thread(self, request, response=None):
         return False
 
-    async def run_hook(self, hook, request, *args):
-        if self.needs_thread(request, *args):
-            return await hop(hook, request, *args)
-        return hook(request, *args)
-
     async def __acall__(self, request):
+        # No helper coroutine per hook: with eleven middleware, those were a
+        # tenth of what a trivial request costs.
         response = None
         if hasattr(self, "process_request"):
-            response = await self.run_hook(self.process_request, request)
+            if self.needs_thread(request):
+                response = await hop(self.process_request, request)
+            else:
+                response = self.process_request(request)
         response = response or await self.get_response(request)
         if hasattr(self, "process_response"):
-            response = await self.run_hook(self.process_response, request, response)
+            if self.needs_thread(request, response):
+                response = await hop(self.process_response, request, response)
+            else:
+                response = self.process_response(request, response)
         return response

@@ -128,13 +128,10 @@ class LocaleMiddleware(OnTheLoop, locale.LocaleMiddleware):
             return False  # URL resolving and headers
         return not {self.wanted(request), settings.LANGUAGE_CODE} <= self.loaded
 
-    async def run_hook(self, hook, request, *args):
-        answer = await super().run_hook(hook, request, *args)
-        if not args and answer is None:
-            # process_request ran (a hop past the cap's wait answers a 503
-            # instead) and activated one of the two.
-            self.loaded.update({self.wanted(request), settings.LANGUAGE_CODE})
-        return answer
+    def process_request(self, request):
+        super().process_request(request)
+        # It activated one of the two: both catalogs are in memory now.
+        self.loaded.update({self.wanted(request), settings.LANGUAGE_CODE})
 
 
 if csp is not None:

@@ -7,8 +7,9 @@ ThreadsBusy.
   runs on its own borrowed thread, which no other request in flight uses;
 - a thread goes back to the idle pool only once Django's connection clean-up
   has run on it, and a thread still busy with an abandoned call is retired;
-- a request that ran no sync code closes its response on a small shared pool:
-  it left nothing on any thread to clean;
+- a request that ran no sync code closes its response on the event loop
+  when closing cannot block (close.py), else on a small shared pool: it left
+  nothing on any thread to clean;
 - a task the request created may still make sync calls after it ends, as on
   Django's handler: each borrows a thread for that call, within the cap, and
   gives it back clean.
