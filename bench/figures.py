@@ -20,9 +20,10 @@ from pathlib import Path
 from harness.servers import BASE_DIR, PRODUCTION_ENV, serve
 
 from . import load
+from .db_bound_figures import db_bound
 from .fan_out_figures import aggregator, quote, wsgi_fan_out
 from .orm_figures import accounts, background, connections, orm_pitfalls, testing
-from .pitfall_figures import fail_fast, naive_fan_out, pitfalls
+from .pitfall_figures import cpu_bound, fail_fast, naive_fan_out, pitfalls
 
 OUT = BASE_DIR / "docs" / "figures"
 # As a reader first runs it: DEBUG on, its access log printing.
@@ -203,7 +204,7 @@ def main(argv=None):
         "--only",
         help="one section: flood, aggregator, quote, naive-fan-out, fail-fast, pitfalls,"
         " orm-pitfalls, connections, accounts, background, testing, bounds,"
-        " wsgi-fan-out, blog-reads, redis-cache, through-nginx",
+        " wsgi-fan-out, blog-reads, redis-cache, through-nginx, db-bound, cpu-bound",
     )
     parser.add_argument("--out", type=Path, default=OUT, help="default: docs/figures")
     parser.add_argument(
@@ -236,6 +237,8 @@ def main(argv=None):
         (f"blog-reads-{database()}", blog_reads),
         ("redis-cache", redis_cache),
         ("through-nginx", through_nginx),
+        ("db-bound", db_bound),
+        ("cpu-bound", cpu_bound),
     ]
     out.mkdir(parents=True, exist_ok=True)
     if args.before:

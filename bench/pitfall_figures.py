@@ -129,3 +129,25 @@ def stream_lines(server, url):
             f" {arrivals[0]:.2f} s, last after {arrivals[-1]:.2f} s"
         )
     return lines
+
+
+def cpu_bound():
+    """A view that computes 50 ms (aggregator/compute.py), two clients
+    calling it back to back, while one probe sends trivial requests, one at
+    a time, for 5 s: the probe's latency, on one uvicorn worker with the work
+    on the loop, in a thread from an async view and as a sync view, and on
+    one gunicorn worker with 8 threads (the sync view)."""
+    from .cpu import beside
+
+    lines = []
+    with serve("uvicorn") as url:
+        beside(url, "/aggregator/compute/thread/?ms=50", seconds=1)  # warm up
+        for way in ("loop", "thread", "sync"):
+            measured = beside(url, f"/aggregator/compute/{way}/?ms=50", seconds=5)
+            lines.append(f"uvicorn, /aggregator/compute/{way}/: {measured.line()}")
+    with serve("gunicorn", "--workers", "1", "--threads", "8") as url:
+        measured = beside(url, "/aggregator/compute/sync/?ms=50", seconds=5)
+        lines.append(
+            f"gunicorn 1 x 8 threads, /aggregator/compute/sync/: {measured.line()}"
+        )
+    return lines

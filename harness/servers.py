@@ -96,11 +96,13 @@ def command_for(name, port, *extra_args):
     return [*filled, *extra_args]
 
 
-def serve(name, *extra_args, env=None, timeout=30):
-    """Run server `name` with `extra_args`; a context manager yielding its base URL."""
+def serve(name, *extra_args, env=None, timeout=30, cwd=None):
+    """Run server `name` with `extra_args`; a context manager yielding its base URL.
+    `cwd`: another checkout of the project to serve (bench/compare.py)."""
     port = free_port()
     command = command_for(name, port, *extra_args)
-    return running(command, f"http://127.0.0.1:{port}", env=env, timeout=timeout)
+    url = f"http://127.0.0.1:{port}"
+    return running(command, url, env=env, timeout=timeout, cwd=cwd)
 
 
 @contextlib.contextmanager
@@ -114,14 +116,16 @@ def serve_process(name, *extra_args, env=None, timeout=30):
 
 
 @contextlib.contextmanager
-def running(command, url, *, env=None, ready_path="/healthz", timeout=30):
+def running(command, url, *, env=None, ready_path="/healthz", timeout=30, cwd=None):
     """Run `command` in the project folder until `url` answers; yield `url`; stop it."""
-    with started(command, url, env=env, ready_path=ready_path, timeout=timeout):
+    with started(
+        command, url, env=env, ready_path=ready_path, timeout=timeout, cwd=cwd
+    ):
         yield url
 
 
 @contextlib.contextmanager
-def started(command, url, *, env=None, ready_path="/healthz", timeout=30):
+def started(command, url, *, env=None, ready_path="/healthz", timeout=30, cwd=None):
     """Like running(), yielding the process: its pid is its process group's id.
 
     The environment is this one, made production-like (PRODUCTION_ENV), then
@@ -131,7 +135,7 @@ def started(command, url, *, env=None, ready_path="/healthz", timeout=30):
     with tempfile.TemporaryFile() as log:
         process = subprocess.Popen(
             command,
-            cwd=BASE_DIR,
+            cwd=cwd or BASE_DIR,
             env={key: value for key, value in merged.items() if value is not None},
             stdout=log,
             stderr=subprocess.STDOUT,
