@@ -5,7 +5,7 @@ Async helps a view that waits, not one that works. Computing inside
 waits for it; the same work handed to a thread leaves the loop free (the
 GIL still shares one core between them, a few milliseconds at a time); a
 sync view gets that thread from Django. docs/pitfalls.md has the figures,
-tests/test_compute.py holds them on a real server.
+tests/test_compute.py bounds them on real servers.
 """
 
 import time

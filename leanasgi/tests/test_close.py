@@ -162,3 +162,27 @@ class WhereItClosesTests(SimpleTestCase):
         self.assertEqual(status, 200)
         (thread,) = self.closed_on
         self.assertIsNot(thread, loop_thread)
+
+    def test_a_connection_open_on_the_loops_thread_is_not_the_requests(self):
+        """A connection opened on the loop's thread before the loop ran (at
+        import, in a test) is not seen on the loop, where Django's connections
+        are per context: the close stays on the loop, and does not raise."""
+        from django.db import connection
+
+        connection.ensure_connection()
+        self.addCleanup(connection.close)
+        status, loop_thread = self.serve("/wait", query=b"delay=0")
+        self.assertEqual(status, 200)
+        self.assertEqual(self.closed_on, [loop_thread])
+        self.assertIsNotNone(connection.connection)  # left as it was
+
+    def test_a_response_closed_when_its_body_raised_is_not_closed_again(self):
+        """send_response closes a response whose body raised; if the client's
+        leaving then lands, handle() must not close it a second time."""
+        from django.http import HttpResponse
+
+        response = HttpResponse()
+        response._leanasgi_closed = True
+        with mock.patch.object(response, "close") as closing:
+            asyncio.run(LeanASGIHandler().close_response(response))
+        closing.assert_not_called()

@@ -3,18 +3,20 @@
 Django closes every response through ``sync_to_async``: closing runs the
 response's resource closers and sends ``request_finished``, whose receivers
 are sync. For a request that ran no sync code that hop buys nothing when the
-response holds no resource and every receiver is one of Django's own, which
-has nothing to do on the loop's thread: no database connection is ever opened
-there, and a cache whose ``close()`` is the base class's no-op has nothing to
-close. Anything else (a file, a stream, a receiver of the project's) closes
-on a thread, as before.
+only resource is the request's body (in memory, or an unlinked temporary
+file) and every receiver is one of Django's own, with nothing to do on the
+loop's thread: no database connection is open there (on the loop Django's
+connections are per context, and none can be opened), and no cache
+whose ``close()`` does more than the base class's no-op. Anything else (a
+file, a stream, an upload, a receiver of the project's) closes on a thread,
+as before.
 """
 
 from django.core import signals
 from django.core.cache import caches, close_caches
 from django.core.cache.backends.base import BaseCache
 from django.core.handlers.base import reset_urlconf
-from django.db import close_old_connections, reset_queries
+from django.db import close_old_connections, connections, reset_queries
 from django.http.request import HttpRequest
 from django.http.response import HttpResponseBase
 
@@ -39,6 +41,14 @@ def closes_on_the_loop(response, also=()):
             if not all(
                 type(cache).close is BaseCache.close
                 for cache in caches.all(initialized_only=True)
+            ):
+                return False
+        elif receiver is close_old_connections:
+            # None can be open on the loop (its connections are per context,
+            # and opening one raises); checking one would query, so be sure.
+            if any(
+                connection.connection is not None
+                for connection in connections.all(initialized_only=True)
             ):
                 return False
         elif receiver not in NOTHING_TO_CLEAN_ON_THE_LOOP and receiver not in also:

@@ -104,6 +104,8 @@ class LeanASGIHandler(ASGIHandler):
                 await self.close_response(response)
 
     async def close_response(self, response):
+        if getattr(response, "_leanasgi_closed", False):
+            return  # send_response closed it when its body raised
         executor = _current.get(None)
         if (
             executor is not None
@@ -143,6 +145,7 @@ class LeanASGIHandler(ASGIHandler):
             # handle() would leave a body that raised unclosed: no
             # request_finished, its files open. Close it, as WSGI servers do.
             _mark_sent()
+            response._leanasgi_closed = True
             try:
                 await sync_to_async(response.close)()
             except Exception:
@@ -211,10 +214,21 @@ class _CancelledOnDisconnect:
 
     def __exit__(self, kind, value, traceback):
         self.done = True
+        if self.error is None and self.listening.done():
+            # It ended before its callback ran: take its error, as a
+            # TaskGroup would, so that none goes unretrieved.
+            if not self.listening.cancelled():
+                error = self.listening.exception()
+                if error is not None and not isinstance(error, RequestAborted):
+                    raise error
+            return False
         self.listening.cancel()
         if self.error is None:
             return False
-        self.task.uncancel()  # the cancel was ours, whether or not it landed
+        # The cancel was ours, whether or not it landed; one from outside
+        # (the server stopping) still stands, and goes on.
+        if self.task.uncancel() > 0:
+            return False
         if kind is None or issubclass(kind, asyncio.CancelledError):
             if isinstance(self.error, RequestAborted):
                 return True

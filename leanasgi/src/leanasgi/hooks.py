@@ -24,8 +24,7 @@ class OnTheLoop:
         return False
 
     async def __acall__(self, request):
-        # No helper coroutine per hook: with eleven middleware, those were a
-        # tenth of what a trivial request costs.
+        # A hook that does not hop is called directly: no coroutine per hook.
         response = None
         if hasattr(self, "process_request"):
             if self.needs_thread(request):
