@@ -146,8 +146,15 @@ def test_anatomy_shows_where_the_stock_handler_spends_its_time():
     figures = {}
     for line in lines[5:]:
         label, lean, stock = line.rsplit(None, 2)
+        if label.strip() == "its range over the rounds":
+            ranges = [tuple(map(float, cell.split("-"))) for cell in (lean, stock)]
+            continue
         figures[label.strip()] = (float(lean), float(stock))
     assert len(figures) == len(anatomy.LAYERS) + 3
+    for (low, high), median in zip(
+        ranges, figures["Django, in process, per request"], strict=True
+    ):
+        assert low <= median <= high, (low, median, high)
     lean_signal, stock_signal = figures["request_started signal"]
     assert lean_signal <= 5
     assert stock_signal > 50
@@ -155,6 +162,25 @@ def test_anatomy_shows_where_the_stock_handler_spends_its_time():
     assert lean_total < stock_total / 2
     lean_mw, stock_mw = figures["middleware (all, with Server-Timing)"]
     assert lean_mw < stock_mw / 3
+
+
+@pytest.mark.slow
+def test_anatomy_measures_another_commit_beside_this_one():
+    """--before REV serves that commit's site from a worktree in the same
+    rounds: against HEAD itself, the two columns agree within noise."""
+    with tempfile.TemporaryDirectory() as folder:
+        result = run(
+            "bench.anatomy",
+            *("--requests", "300", "--rounds", "1", "--before", "HEAD"),
+            *("--out", str(Path(folder) / "anatomy.txt")),
+        )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    assert "`python -m bench.anatomy --before HEAD`" in lines[0]
+    assert lines[2].startswith("before middleware, 11 classes:")
+    ratio = float(lines[-1].rsplit(":", 1)[1])
+    assert lines[-1].startswith("lean now / lean at HEAD, in process:")
+    assert 0.6 < ratio < 1.6, lines[-1]
 
 
 @pytest.mark.slow
