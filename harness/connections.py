@@ -11,14 +11,22 @@ import httpx2
 
 from harness.servers import serve
 
-QUERY = "/blog/pitfalls/one-query/?seconds=0.2"
+QUERY = "/blog/pitfalls/one-query/?seconds={}"
+# Without the pool: long enough that all 200 overlap even when a loaded
+# machine takes most of a second to send them (0.2 s once let the lean path
+# reuse idle threads, and so connections: 34 refused where ~100 are).
+NO_POOL_SECONDS = 1
 
 
-def burst(postgres, env, requests=200, settle=2):
-    """`requests` concurrent queries on one uvicorn worker with `env`: the
-    answers' statuses, and the connections at the peak and `settle` s after."""
+def burst(postgres, env, requests=200, settle=2, seconds=0.2):
+    """`requests` concurrent queries of `seconds` each on one uvicorn worker
+    with `env`: the answers' statuses, and the connections at the peak and
+    `settle` s after. A query must outlast the time the client takes to send
+    the whole burst, or the lean path's threads, reused once idle, open fewer
+    connections than there are requests."""
+    query = QUERY.format(seconds)
     with serve("uvicorn", "--no-access-log", env=env) as url:
-        httpx2.get(url + QUERY, timeout=10)  # one request first: the pool opens
+        httpx2.get(url + query, timeout=10)  # one request first: the pool opens
         peak, done = [postgres.connections()], threading.Event()
 
         def sample():
@@ -30,7 +38,7 @@ def burst(postgres, env, requests=200, settle=2):
         sampler = threading.Thread(target=sample)
         sampler.start()
         try:
-            statuses = asyncio.run(statuses_of(url + QUERY, requests))
+            statuses = asyncio.run(statuses_of(url + query, requests))
         finally:
             done.set()
             sampler.join()
