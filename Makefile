@@ -169,9 +169,10 @@ idle: setup
 	$(PY) -m bench.idle
 
 # py-spy samples the worker: docs/figures/profile.svg and profile.txt
-# (DJANGO_STOCK=1 make profile: Django as shipped, profile-stock.*).
+# (DJANGO_STOCK=1 make profile: Django as shipped, profile-stock.*;
+# ARGS="--server granian": one Granian worker, profile-granian.*).
 profile: setup
-	$(PY) -m bench.profile
+	$(PY) -m bench.profile $(ARGS)
 
 # The live lab's picture in the README, taken by its browser test.
 screenshot: setup

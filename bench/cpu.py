@@ -20,6 +20,9 @@ class Beside:
         ordered = sorted(self.probes)
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
+    def median(self):
+        return statistics.median(self.probes)
+
     def line(self):
         return (
             f"{self.computed} computed; trivial beside them: {len(self.probes)},"

@@ -1,6 +1,7 @@
 """The pitfalls' figures for `make figures` (bench/figures.py runs them):
 each wrong version beside the right one, against real server processes."""
 
+import statistics
 import time
 
 import httpx2
@@ -131,23 +132,40 @@ def stream_lines(server, url):
     return lines
 
 
-def cpu_bound():
+def cpu_bound(rounds=3):
     """A view that computes 50 ms (aggregator/compute.py), two clients
     calling it back to back, while one probe sends trivial requests, one at
     a time, for 5 s: the probe's latency, on one uvicorn worker with the work
     on the loop, in a thread from an async view and as a sync view, and on
-    one gunicorn worker with 8 threads (the sync view)."""
+    one gunicorn worker with 8 threads (the sync view); three rounds, each
+    serving both in turn. The probe's median as the median (lowest-highest)
+    of the rounds' medians, its p99 the rounds' median; then each round's."""
+    from .compare import spread
     from .cpu import beside
 
-    lines = []
-    with serve("uvicorn") as url:
-        beside(url, "/aggregator/compute/thread/?ms=50", seconds=1)  # warm up
-        for way in ("loop", "thread", "sync"):
-            measured = beside(url, f"/aggregator/compute/{way}/?ms=50", seconds=5)
-            lines.append(f"uvicorn, /aggregator/compute/{way}/: {measured.line()}")
-    with serve("gunicorn", "--workers", "1", "--threads", "8") as url:
-        measured = beside(url, "/aggregator/compute/sync/?ms=50", seconds=5)
-        lines.append(
-            f"gunicorn 1 x 8 threads, /aggregator/compute/sync/: {measured.line()}"
-        )
-    return lines
+    runs = {}
+    for _ in range(rounds):
+        with serve("uvicorn") as url:
+            beside(url, "/aggregator/compute/thread/?ms=50", seconds=1)  # warm up
+            for way in ("loop", "thread", "sync"):
+                measured = beside(url, f"/aggregator/compute/{way}/?ms=50", seconds=5)
+                runs.setdefault(f"uvicorn, /aggregator/compute/{way}/", []).append(
+                    measured
+                )
+        with serve("gunicorn", "--workers", "1", "--threads", "8") as url:
+            measured = beside(url, "/aggregator/compute/sync/?ms=50", seconds=5)
+            label = "gunicorn 1 x 8 threads, /aggregator/compute/sync/"
+            runs.setdefault(label, []).append(measured)
+    summary = [
+        f"{label}: trivial beside them, median"
+        f" {spread([m.median() for m in measured], 1)} ms,"
+        f" p99 {statistics.median(m.quantile(0.99) for m in measured):.1f} ms;"
+        f" {statistics.median(m.computed for m in measured):.0f} computed"
+        for label, measured in runs.items()
+    ]
+    each = [
+        f"round {n}: {label}: {measured.line()}"
+        for label, rounds_of in runs.items()
+        for n, measured in enumerate(rounds_of, 1)
+    ]
+    return summary + each

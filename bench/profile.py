@@ -1,4 +1,4 @@
-"""Where one uvicorn worker's CPU goes under trivial load: a flame graph.
+"""Where one worker's CPU goes under trivial load: a flame graph.
 
 `make profile` serves the site on one uvicorn worker (production settings,
 lean handler), sends `GET /api/say-after?delay=0&word=hello` from 20 clients
@@ -6,7 +6,8 @@ at once, and records the worker with py-spy: once as a flame graph
 (docs/figures/profile.svg, open it in a browser: each box is a function,
 its width the share of samples in it and what it called), once as raw stacks,
 summarised by layer in docs/figures/profile.txt. DJANGO_STOCK=1 profiles
-Django as shipped instead (profile-stock.*).
+Django as shipped instead (profile-stock.*); `ARGS="--server granian"`
+one Granian worker (profile-granian.*).
 """
 
 import argparse
@@ -26,9 +27,12 @@ from harness.servers import BASE_DIR, serve_process
 from . import load
 
 TARGET = "/api/say-after?delay=0&word=hello"
+RATE = 200  # samples a second
 
-# A sample belongs to the innermost frame of its stack that one of these
-# names: (label, texts a frame's "function (file:line)" may hold).
+# A sample of the loop's thread belongs to the innermost frame, among those
+# the loop ran, that one of these names: (label, texts a frame's
+# "function (file:line)" may hold). A sample of any other thread is counted
+# apart: on the lean path they are the few request threads.
 LAYERS = [
     ("ninja: the operation (validate, view, response)", ("ninja/",)),
     ("URL resolving", ("urls/resolvers.py",)),
@@ -42,19 +46,41 @@ LAYERS = [
     ("asgiref", ("asgiref/",)),
     ("servestatic", ("servestatic/",)),
     ("uvicorn: HTTP parsing, protocol", ("uvicorn/", "httptools")),
+    ("Granian: its Python side (futures, lifespan)", ("granian/",)),
 ]
+# Every frame up to the loop's run is the same in each of the loop's samples
+# (uvicorn's main and asyncio.run; Granian's worker start); what the loop ran
+# comes after the last one.
+LOOP_RUN = ("asyncio/runners.py", "granian/server/mp.py")
+LOOP_ITSELF = "the loop itself (in C or Rust: sockets, polling)"
 
 
 def classify(stack):
-    for frame in reversed(stack.split(";")):  # innermost first
+    """(thread, layer) of one raw sample: thread is "loop", "other" or
+    "unreadable": no Python stack (a Rust thread, or a read that py-spy
+    --nonblocking missed)."""
+    # With --subprocesses each stack starts with its process.
+    frames = [frame for frame in stack.split(";") if not frame.startswith("process ")]
+    thread, *frames = frames or [""]
+    if not frames:
+        return "unreadable", None
+    if not thread.endswith(": MainThread"):
+        return "other", None
+    runs = [i for i, frame in enumerate(frames) if frame_of(frame, LOOP_RUN)]
+    frames = frames[runs[-1] + 1 :] if runs else frames
+    for frame in reversed(frames):  # innermost first
         for label, texts in LAYERS:
-            if any(text in frame for text in texts):
-                return label
-    return "the event loop, idle or in C (uvloop)"
+            if frame_of(frame, texts):
+                return "loop", label
+    return "loop", LOOP_ITSELF if not frames else "other Python (asyncio, stdlib)"
 
 
-def record(pid, seconds, fmt, out):
-    subprocess.run(
+def frame_of(frame, texts):
+    return any(text in frame for text in texts)
+
+
+def record(pid, seconds, fmt, out, children=False):
+    done = subprocess.run(
         [
             str(Path(sys.executable).parent / "py-spy"),
             "record",
@@ -63,16 +89,22 @@ def record(pid, seconds, fmt, out):
             "--duration",
             str(seconds),
             "--rate",
-            "200",
+            str(RATE),
             "--format",
             fmt,
             "--output",
             str(out),
             "--nonblocking",
+            # Each raw stack starts with its thread; the picture stays whole.
+            *(["--threads"] if fmt == "raw" else []),
+            # Granian's worker is a child of the process it starts from.
+            *(["--subprocesses"] if children else []),
         ],
-        check=True,
         capture_output=True,
+        text=True,
     )
+    if done.returncode:
+        raise SystemExit(f"py-spy failed: {done.stderr[-2000:]}")
 
 
 def under_load(url, seconds, clients=20):
@@ -94,21 +126,24 @@ def main(argv=None):
         prog="python -m bench.profile", description=__doc__
     )
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--server", choices=["uvicorn", "granian"], default="uvicorn")
     args = parser.parse_args(argv)
     stock = os.environ.get("DJANGO_STOCK") == "1"
-    name = "profile-stock" if stock else "profile"
+    name = "profile" + ("-stock" if stock else "")
+    name += "" if args.server == "uvicorn" else f"-{args.server}"
+    command = "make profile" + (" DJANGO_STOCK=1" if stock else "")
+    command += "" if args.server == "uvicorn" else f' ARGS="--server {args.server}"'
+    server = {"uvicorn": "uvicorn", "granian": "Granian"}[args.server]
     figures = BASE_DIR / "docs" / "figures"
     summary = []
-    with serve_process("uvicorn", env={"DJANGO_STOCK": "1" if stock else "0"}) as (
-        url,
-        process,
-    ):
+    environment = {"DJANGO_STOCK": "1" if stock else "0"}
+    with serve_process(args.server, env=environment) as (url, process):
         load.run(f"{url}{TARGET}", concurrency=20, requests=500)  # warm up
         with tempfile.TemporaryDirectory() as folder:
             raw = Path(folder) / "raw.txt"
             for fmt, out in (("flamegraph", figures / f"{name}.svg"), ("raw", raw)):
                 thread, outcome = under_load(url, args.seconds + 2)
-                record(process.pid, args.seconds, fmt, out)
+                record(process.pid, args.seconds, fmt, out, args.server == "granian")
                 thread.join()
                 run = outcome["run"]
                 summary.append(
@@ -119,21 +154,29 @@ def main(argv=None):
             for line in raw.read_text().splitlines():
                 stack, _, samples = line.rpartition(" ")
                 counts[classify(stack)] += int(samples)
-    total = sum(counts.values())
+    loop = {layer: n for (thread, layer), n in counts.items() if thread == "loop"}
+    on_loop = sum(loop.values())
+    others = counts[("other", None)]
+    # py-spy leaves out a thread's samples while it waits (no --idle), so the
+    # loop's samples against the clock are the share of time it was busy.
+    ticks = RATE * args.seconds
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     lines = [
         f"# {now}, Python {platform.python_version()}, Django {version('django')},"
-        f" uvicorn {version('uvicorn')}, py-spy {version('py-spy')},"
-        f" {os.cpu_count()} CPUs; written by `make profile"
-        f"{' DJANGO_STOCK=1' if stock else ''}`",
-        f"GET {TARGET}, 20 clients, one uvicorn worker"
-        f" ({'Django as shipped' if stock else 'lean'}); py-spy at 200 Hz"
-        f" for {args.seconds} s; the picture: {name}.svg",
+        f" {args.server} {version(args.server)}, py-spy {version('py-spy')},"
+        f" {os.cpu_count()} CPUs; written by `{command}`",
+        f"GET {TARGET}, 20 clients, one {server} worker"
+        f" ({'Django as shipped' if stock else 'lean'}); py-spy at {RATE} Hz"
+        f" for {args.seconds} s, waiting threads left out; the picture: {name}.svg",
         *summary,
-        f"{'share of the worker samples, by innermost layer':<52}  {'%':>5}",
+        f"the loop's thread was busy {on_loop / ticks * 100:.0f}% of the time;"
+        f" every other thread together, {others / ticks * 100:.0f}% of one core"
+        f"; {counts[('unreadable', None)]} samples had no Python stack"
+        " (Granian's Rust threads, or a read py-spy missed)",
+        f"{'share of the loop thread busy samples, by layer':<52}  {'%':>5}",
     ]
-    for label, samples in counts.most_common():
-        lines.append(f"{label:<52}  {samples / total * 100:5.1f}")
+    for label, samples in sorted(loop.items(), key=lambda item: -item[1]):
+        lines.append(f"{label:<52}  {samples / on_loop * 100:5.1f}")
     text = "\n".join(lines) + "\n"
     (figures / f"{name}.txt").write_text(text)
     print(text)

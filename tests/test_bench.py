@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.test import SimpleTestCase
 
-from bench import anatomy
+from bench import anatomy, profile
 from bench.plan import CONFIGS, NAMES, workloads
 from harness.servers import ASGI_SERVERS, BASE_DIR
 
@@ -181,6 +181,51 @@ def test_anatomy_measures_another_commit_beside_this_one():
     ratio = float(lines[-1].rsplit(":", 1)[1])
     assert lines[-1].startswith("lean now / lean at HEAD, in process:")
     assert 0.6 < ratio < 1.6, lines[-1]
+
+
+LOOP = (
+    "thread (7): MainThread;<module> (uvicorn:8);main (uvicorn/main.py:448);"
+    "Server.run (uvicorn/server.py:86);run (asyncio/runners.py:194);"
+    "Runner.run (asyncio/runners.py:118)"
+)
+
+
+def test_the_profile_counts_the_loop_apart_from_what_it_ran():
+    """A sample that stops at the loop's run is the loop's own C code, not
+    uvicorn's, though uvicorn's main is below it; what the loop ran goes to
+    its innermost layer; other threads and unreadable samples are apart."""
+    middleware = f"{LOOP};run_asgi (uvicorn/protocols/http/httptools_impl.py:422)"
+    middleware += (
+        ";__call__ (django/utils/deprecation.py:1);acall (leanasgi/hooks.py:9)"
+    )
+    assert profile.classify(LOOP) == ("loop", profile.LOOP_ITSELF)
+    assert profile.classify(middleware)[1].startswith("middleware")
+    protocol = f"{LOOP};data_received (uvicorn/protocols/http/httptools_impl.py:174)"
+    assert profile.classify(protocol) == ("loop", "uvicorn: HTTP parsing, protocol")
+    assert profile.classify(f"{LOOP};__init__ (asyncio/locks.py:168)") == (
+        "loop",
+        "other Python (asyncio, stdlib)",
+    )
+    worker = (
+        "thread (9): ThreadPoolExecutor-1_0;_worker (concurrent/futures/thread.py:89)"
+    )
+    assert profile.classify(worker) == ("other", None)
+    assert profile.classify("thread (0)") == ("unreadable", None)
+
+
+def test_the_profile_finds_the_loop_in_a_granian_worker():
+    """Under Granian the stack starts with its processes and the loop runs
+    under the worker's start: the same split as uvicorn's."""
+    worker = (
+        'process 1:"granian";process 2:"granian";thread (2): MainThread;'
+        "cli (granian/cli.py:600);BaseProcess.run (multiprocessing/process.py:108);"
+        "MPServer._spawn_asgi_lifespan_worker (granian/server/mp.py:249)"
+    )
+    assert profile.classify(worker) == ("loop", profile.LOOP_ITSELF)
+    ran = f"{worker};future_watcher (granian/_futures.py:15)"
+    assert profile.classify(ran)[1].startswith("Granian")
+    ran += ";LeanASGIHandler.__call__ (leanasgi/handler.py:80)"
+    assert profile.classify(ran)[1].startswith("leanasgi")
 
 
 @pytest.mark.slow
