@@ -31,9 +31,12 @@ RATE = 200  # samples a second
 
 # A sample of the loop's thread belongs to the innermost frame, among those
 # the loop ran, that one of these names: (label, texts a frame's
-# "function (file:line)" may hold). A sample of any other thread is counted
-# apart: on the lean path they are the few request threads.
+# "function (file:line)" may hold). uvicorn comes first: its own
+# proxy_headers middleware is not the site's. A sample of any other thread
+# is counted apart: on the lean path they are the few request threads.
 LAYERS = [
+    ("uvicorn: HTTP parsing, protocol", ("uvicorn/", "httptools")),
+    ("Granian: its Python side (futures, lifespan)", ("granian/",)),
     ("ninja: the operation (validate, view, response)", ("ninja/",)),
     ("URL resolving", ("urls/resolvers.py",)),
     (
@@ -45,27 +48,27 @@ LAYERS = [
     ("leanasgi: thread context, executor", ("leanasgi/",)),
     ("asgiref", ("asgiref/",)),
     ("servestatic", ("servestatic/",)),
-    ("uvicorn: HTTP parsing, protocol", ("uvicorn/", "httptools")),
-    ("Granian: its Python side (futures, lifespan)", ("granian/",)),
 ]
-# Every frame up to the loop's run is the same in each of the loop's samples
-# (uvicorn's main and asyncio.run; Granian's worker start); what the loop ran
-# comes after the last one.
+# The frames up to the loop's run (uvicorn's main and asyncio.run; Granian's
+# worker start) are in a sample of a callback the loop runs; what it ran
+# comes after the last of them. A task's coroutine, resumed from C, has
+# none of them, and all its frames are what the loop ran.
 LOOP_RUN = ("asyncio/runners.py", "granian/server/mp.py")
 LOOP_ITSELF = "the loop itself (in C or Rust: sockets, polling)"
 
 
-def classify(stack):
-    """(thread, layer) of one raw sample: thread is "loop", "other" or
-    "unreadable": no Python stack (a Rust thread, or a read that py-spy
-    --nonblocking missed)."""
-    # With --subprocesses each stack starts with its process.
-    frames = [frame for frame in stack.split(";") if not frame.startswith("process ")]
-    thread, *frames = frames or [""]
-    if not frames:
-        return "unreadable", None
-    if not thread.endswith(": MainThread"):
-        return "other", None
+def classify(stack, processes=0):
+    """(thread, layer) of one raw sample, from the worker `processes` deep
+    (Granian's: 2, under its supervisor; uvicorn's: 0, no process frames).
+    thread is "loop" for the worker's main thread, "other" for any other
+    thread or process, "unreadable" for another thread with no Python stack
+    (a Rust thread, or a read that py-spy --nonblocking missed)."""
+    frames = stack.split(";")
+    # With --subprocesses each stack starts with its process and its parents.
+    depth = sum(frame.startswith("process ") for frame in frames)
+    thread, *frames = frames[depth:] or [""]
+    if depth != processes or not thread.endswith(": MainThread"):
+        return ("other" if frames else "unreadable"), None
     runs = [i for i, frame in enumerate(frames) if frame_of(frame, LOOP_RUN)]
     frames = frames[runs[-1] + 1 :] if runs else frames
     for frame in reversed(frames):  # innermost first
@@ -137,13 +140,15 @@ def main(argv=None):
     figures = BASE_DIR / "docs" / "figures"
     summary = []
     environment = {"DJANGO_STOCK": "1" if stock else "0"}
+    # Granian's worker runs under its supervisor, under the process we start.
+    depth = 2 if args.server == "granian" else 0
     with serve_process(args.server, env=environment) as (url, process):
         load.run(f"{url}{TARGET}", concurrency=20, requests=500)  # warm up
         with tempfile.TemporaryDirectory() as folder:
             raw = Path(folder) / "raw.txt"
             for fmt, out in (("flamegraph", figures / f"{name}.svg"), ("raw", raw)):
                 thread, outcome = under_load(url, args.seconds + 2)
-                record(process.pid, args.seconds, fmt, out, args.server == "granian")
+                record(process.pid, args.seconds, fmt, out, children=depth > 0)
                 thread.join()
                 run = outcome["run"]
                 summary.append(
@@ -153,12 +158,14 @@ def main(argv=None):
             counts = collections.Counter()
             for line in raw.read_text().splitlines():
                 stack, _, samples = line.rpartition(" ")
-                counts[classify(stack)] += int(samples)
+                counts[classify(stack, depth)] += int(samples)
     loop = {layer: n for (thread, layer), n in counts.items() if thread == "loop"}
     on_loop = sum(loop.values())
     others = counts[("other", None)]
-    # py-spy leaves out a thread's samples while it waits (no --idle), so the
-    # loop's samples against the clock are the share of time it was busy.
+    # py-spy leaves out a thread's samples while the OS has it waiting (no
+    # --idle): the loop's poll, a pool thread's empty queue. So the loop's
+    # samples against the nominal count are the share of time it was busy,
+    # or blocked in a way the OS does not call waiting (a lock's short spin).
     ticks = RATE * args.seconds
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     lines = [
@@ -169,8 +176,10 @@ def main(argv=None):
         f" ({'Django as shipped' if stock else 'lean'}); py-spy at {RATE} Hz"
         f" for {args.seconds} s, waiting threads left out; the picture: {name}.svg",
         *summary,
-        f"the loop's thread was busy {on_loop / ticks * 100:.0f}% of the time;"
-        f" every other thread together, {others / ticks * 100:.0f}% of one core"
+        f"the loop's thread was busy {on_loop / ticks * 100:.0f}% of the time"
+        f" ({on_loop} of a nominal {ticks} samples);"
+        f" every other thread and process together, {others / ticks * 100:.0f}%"
+        " of one core"
         f"; {counts[('unreadable', None)]} samples had no Python stack"
         " (Granian's Rust threads, or a read py-spy missed)",
         f"{'share of the loop thread busy samples, by layer':<52}  {'%':>5}",

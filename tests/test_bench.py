@@ -188,44 +188,66 @@ LOOP = (
     "Server.run (uvicorn/server.py:86);run (asyncio/runners.py:194);"
     "Runner.run (asyncio/runners.py:118)"
 )
+GRANIAN = (
+    'process 1:"granian";process 2:"granian";thread (2): MainThread;'
+    "cli (granian/cli.py:600);BaseProcess.run (multiprocessing/process.py:108);"
+    "MPServer._spawn_asgi_lifespan_worker (granian/server/mp.py:249)"
+)
 
 
-def test_the_profile_counts_the_loop_apart_from_what_it_ran():
-    """A sample that stops at the loop's run is the loop's own C code, not
-    uvicorn's, though uvicorn's main is below it; what the loop ran goes to
-    its innermost layer; other threads and unreadable samples are apart."""
-    middleware = f"{LOOP};run_asgi (uvicorn/protocols/http/httptools_impl.py:422)"
-    middleware += (
-        ";__call__ (django/utils/deprecation.py:1);acall (leanasgi/hooks.py:9)"
-    )
-    assert profile.classify(LOOP) == ("loop", profile.LOOP_ITSELF)
-    assert profile.classify(middleware)[1].startswith("middleware")
-    protocol = f"{LOOP};data_received (uvicorn/protocols/http/httptools_impl.py:174)"
-    assert profile.classify(protocol) == ("loop", "uvicorn: HTTP parsing, protocol")
-    assert profile.classify(f"{LOOP};__init__ (asyncio/locks.py:168)") == (
-        "loop",
-        "other Python (asyncio, stdlib)",
-    )
-    worker = (
-        "thread (9): ThreadPoolExecutor-1_0;_worker (concurrent/futures/thread.py:89)"
-    )
-    assert profile.classify(worker) == ("other", None)
-    assert profile.classify("thread (0)") == ("unreadable", None)
+class ProfileTests(SimpleTestCase):
+    """bench/profile.py's split of py-spy's raw samples, on stacks of the
+    shapes py-spy 0.4 writes with --threads (and --subprocesses)."""
 
+    def test_the_loop_is_counted_apart_from_what_it_ran(self):
+        """A sample that stops at the loop's run is the loop's own C code, not
+        uvicorn's, though uvicorn's main is below it; what the loop ran goes
+        to its innermost layer."""
+        self.assertEqual(profile.classify(LOOP), ("loop", profile.LOOP_ITSELF))
+        protocol = f"{LOOP};data_received (uvicorn/protocols/http/httptools_impl.py:1)"
+        self.assertEqual(profile.classify(protocol)[1], profile.LAYERS[0][0])
+        asyncio_only = f"{LOOP};__init__ (asyncio/locks.py:168)"
+        self.assertEqual(
+            profile.classify(asyncio_only), ("loop", "other Python (asyncio, stdlib)")
+        )
 
-def test_the_profile_finds_the_loop_in_a_granian_worker():
-    """Under Granian the stack starts with its processes and the loop runs
-    under the worker's start: the same split as uvicorn's."""
-    worker = (
-        'process 1:"granian";process 2:"granian";thread (2): MainThread;'
-        "cli (granian/cli.py:600);BaseProcess.run (multiprocessing/process.py:108);"
-        "MPServer._spawn_asgi_lifespan_worker (granian/server/mp.py:249)"
-    )
-    assert profile.classify(worker) == ("loop", profile.LOOP_ITSELF)
-    ran = f"{worker};future_watcher (granian/_futures.py:15)"
-    assert profile.classify(ran)[1].startswith("Granian")
-    ran += ";LeanASGIHandler.__call__ (leanasgi/handler.py:80)"
-    assert profile.classify(ran)[1].startswith("leanasgi")
+    def test_uvicorns_proxy_headers_middleware_is_uvicorn(self):
+        """The frame of uvicorn's ProxyHeadersMiddleware is uvicorn's, and the
+        site's middleware under it is middleware."""
+        proxy = f"{LOOP};__call__ (uvicorn/middleware/proxy_headers.py:63)"
+        self.assertTrue(profile.classify(proxy)[1].startswith("uvicorn"))
+        hook = f"{proxy};inner (django/core/handlers/exception.py:48)"
+        self.assertTrue(profile.classify(hook)[1].startswith("middleware"))
+
+    def test_a_task_resumed_from_c_is_what_the_loop_ran(self):
+        """A coroutine's frames with no loop frame under them (a task resumed
+        by uvloop) go to their innermost layer, not to the loop itself."""
+        task = "thread (7): MainThread;_async_view (ninja/operation.py:699)"
+        self.assertTrue(profile.classify(task)[1].startswith("ninja"))
+
+    def test_other_threads_and_empty_stacks(self):
+        """A pool thread is "other"; another thread with no Python stack is
+        unreadable; the main thread with none is the loop in C."""
+        worker = "thread (9): ThreadPoolExecutor-1_0;_worker (concurrent/futures/thread.py:89)"
+        self.assertEqual(profile.classify(worker), ("other", None))
+        self.assertEqual(profile.classify("thread (0)"), ("unreadable", None))
+        self.assertEqual(
+            profile.classify("thread (7): MainThread"), ("loop", profile.LOOP_ITSELF)
+        )
+
+    def test_granians_worker_is_found_under_its_supervisor(self):
+        """Under Granian the worker's stacks start with two processes and the
+        loop runs under the worker's start; the supervisor's own main thread,
+        one process deep, is not the worker's loop."""
+        self.assertEqual(profile.classify(GRANIAN, 2), ("loop", profile.LOOP_ITSELF))
+        ran = f"{GRANIAN};future_watcher (granian/_futures.py:15)"
+        self.assertTrue(profile.classify(ran, 2)[1].startswith("Granian"))
+        ran += ";LeanASGIHandler.__call__ (leanasgi/handler.py:80)"
+        self.assertTrue(profile.classify(ran, 2)[1].startswith("leanasgi"))
+        supervisor = 'process 1:"granian";thread (1): MainThread;serve (granian/x.py:1)'
+        self.assertEqual(profile.classify(supervisor, 2), ("other", None))
+        rust = 'process 1:"granian";process 2:"granian";thread (3)'
+        self.assertEqual(profile.classify(rust, 2), ("unreadable", None))
 
 
 @pytest.mark.slow

@@ -38,10 +38,11 @@ def test_the_pool_answers_every_request_on_its_twenty_connections(postgres):
 
 @pytest.mark.parametrize("stock", [False, True], ids=["lean", "as-shipped"])
 def test_persistent_connections_pile_up_and_run_out(postgres, stock):
-    """CONN_MAX_AGE=60 and no pool: each request's thread opens a connection
-    of its own, so 200 queries of 1 s at once ask for 200 of PostgreSQL's 100; some requests
-    are refused, and the connections are still open 2 s after the burst. The
-    lean path answers the refused ones with the 503 JSON."""
+    """CONN_MAX_AGE=60 and no pool: 200 queries of 1 s at once, each on a
+    thread of its own, so each opens a connection of its own and 200 ask for
+    PostgreSQL's 100. Those past the limit are refused; the answered ones
+    held one connection each, still open 2 s after the burst. The lean path
+    answers the refused ones with the 503 JSON."""
     # The cap on request threads raised past the burst: a thread, and so a
     # connection, for each of the 200 (tests/test_bounds.py holds the cap).
     env = {"DATABASE_URL": postgres.url, "REQUEST_THREADS": "250", **NO_POOL}
@@ -49,8 +50,12 @@ def test_persistent_connections_pile_up_and_run_out(postgres, stock):
         env["DJANGO_STOCK"] = "1"
     statuses, peak, after = burst(postgres, env, seconds=NO_POOL_SECONDS)
     refused = [code for code in statuses if code != 200]
-    assert 50 <= len(refused) <= 150, statuses
-    assert peak > 50
-    assert after > 50
+    print(f"\n{len(refused)} refused, {peak} connections at the peak, {after} after")
+    # All that PostgreSQL allows (100, less the 3 it keeps for superusers)...
+    assert peak >= 90
+    # ...one per answered request: no thread reused another's connection...
+    assert abs((len(statuses) - len(refused)) - peak) <= 5, (len(refused), peak)
+    # ...and still open after the burst.
+    assert after >= peak - 5
     if not stock:
         assert set(refused) == {503}
