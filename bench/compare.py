@@ -16,7 +16,6 @@ docs/figures/targets.txt.
 import argparse
 import contextlib
 import datetime
-import os
 import platform
 import resource
 import statistics
@@ -28,8 +27,8 @@ from harness.servers import BASE_DIR, serve, serve_process
 
 from . import load
 from .anatomy import tree_of
+from .plan import CPUS
 
-CPUS = os.cpu_count() or 1
 TRIVIAL = "/api/say-after?delay=0&word=hello"
 WAIT = "/api/say-after?delay=3&word=hello"
 PER_CORE = ("--workers", str(CPUS))
